@@ -1,0 +1,24 @@
+import { stringify } from 'yaml';
+import { DEFAULT_OPERATOR_NAMESPACE } from '../../constructs/install-chart.js';
+import { imagesFromEnv } from '../../constructs/operator-config.js';
+import { renderInstall } from '../../constructs/render.js';
+import { parseCommandArgs } from '../usage.js';
+
+const HELP = `Usage: mustgather install [--namespace NS] [--operator-image IMAGE] [--oauth-proxy-image IMAGE]
+
+Prints the operator's install manifests (CRD, namespace, RBAC, Deployment, metrics Service) as YAML:
+  mustgather install | kubectl apply --server-side -f -`;
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandArgs(args, {
+    namespace: { type: 'string', default: DEFAULT_OPERATOR_NAMESPACE },
+    'operator-image': { type: 'string' },
+    'oauth-proxy-image': { type: 'string' },
+  }, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const fromEnv = imagesFromEnv();
+  const images = { operator: values['operator-image'] ?? fromEnv.operator, oauthProxy: values['oauth-proxy-image'] ?? fromEnv.oauthProxy };
+  process.stdout.write(renderInstall({ operatorNamespace: values.namespace, images }).map((m) => stringify(m)).join('---\n'));
+  return 0;
+}

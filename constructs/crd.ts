@@ -1,0 +1,213 @@
+import { Construct } from 'constructs';
+import { ApiObject } from 'cdk8s';
+import { DURATION_PATTERN } from './duration.js';
+import { IMAGE_REFERENCE_PATTERN } from './image-reference.js';
+import {
+  API_GROUP, API_VERSION, DURATION_FORMAT_MESSAGE, durationRangeMessage, IMAGE_FORMAT_MESSAGE, IMAGES_UNIQUE_MESSAGE, KIND,
+  LIMITS, PLURAL, QUANTITY_FORMAT_MESSAGE, SPEC_IMMUTABLE_MESSAGE,
+} from './report-api.js';
+
+/** Props of {@link MustGatherReportCrd}. */
+export interface MustGatherReportCrdProps {
+  /**
+   * Labels added to the CRD object.
+   * @default - none
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Annotations added to the CRD object (the release manifests add the cluster-version operator's).
+   * @default - none
+   */
+  readonly annotations?: Record<string, string>;
+}
+
+type Schema = Record<string, unknown>;
+
+/** CEL rules for a Go duration field: the format, then the bounds (evaluated only on a well-formed value). */
+function durationField(description: string, bounds: { min: string; max: string }, defaultValue?: string): Schema {
+  const wellFormed = `self.matches(r'${DURATION_PATTERN}')`;
+  return {
+    type: 'string',
+    description,
+    maxLength: LIMITS.durationMaxLength,
+    ...(defaultValue !== undefined ? { default: defaultValue } : {}),
+    'x-kubernetes-validations': [
+      { rule: wellFormed, message: DURATION_FORMAT_MESSAGE },
+      { rule: `!${wellFormed} || (duration(self) >= duration('${bounds.min}') && duration(self) <= duration('${bounds.max}'))`, message: durationRangeMessage(bounds) },
+    ],
+  };
+}
+
+const CONDITION_SCHEMA: Schema = {
+  type: 'object',
+  description: 'A metav1.Condition: one aspect of the report\'s state.',
+  required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+  properties: {
+    type: { type: 'string', maxLength: 316, description: 'Initialized or Ready.' },
+    status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
+    reason: { type: 'string', maxLength: 1024, description: 'Why, in one CamelCase word (Pending, Gathering, Compressing, ArchiveReady, ImagePullFailed, ...).' },
+    message: { type: 'string', maxLength: 32768, description: 'Why, in a sentence a person understands.' },
+    lastTransitionTime: { type: 'string', format: 'date-time', description: 'When status last changed.' },
+    observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The report generation this condition describes.' },
+  },
+};
+
+const STATUS_SCHEMA: Schema = {
+  type: 'object',
+  description: 'What the operator observed. Written by the operator only.',
+  properties: {
+    observedGeneration: { type: 'integer', format: 'int64', description: 'The generation of the spec this status describes.' },
+    namespace: { type: 'string', description: 'The namespace that holds the report\'s pod, volume, service and route.' },
+    report_url: { type: 'string', description: 'HTTPS URL of must-gather.tar.gz; only cluster admins may download it (oauth-proxy checks every request).' },
+    conditions: {
+      type: 'array',
+      description: 'Initialized: the report\'s objects are applied and collection has started. Ready: the archive is compressed and served at report_url.',
+      items: CONDITION_SCHEMA,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['type'],
+    },
+    gathers: {
+      type: 'array',
+      description: 'One entry per image, in order, from the report pod\'s gather containers.',
+      items: {
+        type: 'object',
+        required: ['index', 'image', 'state'],
+        properties: {
+          index: { type: 'integer', description: 'Position of the image in spec.images, from 1.' },
+          image: { type: 'string', description: 'The image reference.' },
+          state: { type: 'string', enum: ['Pending', 'Running', 'Succeeded', 'Failed', 'TimedOut', 'VolumeFull', 'Unknown'], description: 'What became of this gather.' },
+          exitCode: { type: 'integer', description: 'Exit code of the gather command.' },
+          startedAt: { type: 'string', format: 'date-time', description: 'When the gather started.' },
+          finishedAt: { type: 'string', format: 'date-time', description: 'When the gather ended.' },
+          message: { type: 'string', description: 'Why it failed, when it did.' },
+        },
+      },
+      'x-kubernetes-list-type': 'atomic',
+    },
+    archive: {
+      type: 'object',
+      description: 'The compressed archive, as the compress step measured it.',
+      properties: {
+        sizeBytes: { type: 'integer', format: 'int64', description: 'Size of must-gather.tar.gz in bytes.' },
+        sha256: { type: 'string', description: 'SHA-256 of must-gather.tar.gz, hex; `mustgather download` verifies it.' },
+        files: { type: 'integer', format: 'int64', description: 'Number of files in the archive.' },
+      },
+    },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the report and everything it created will be deleted: Ready time plus spec.deleteAfter.' },
+  },
+};
+
+const SPEC_SCHEMA: Schema = {
+  type: 'object',
+  description: 'What to gather and how long to keep it. Immutable: to change a report, delete it and create a new one.',
+  required: ['images'],
+  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: SPEC_IMMUTABLE_MESSAGE }],
+  properties: {
+    images: {
+      type: 'array',
+      description: `Must-gather images, run one after the other in this order, each with its /usr/bin/gather. At least 1, at most ${LIMITS.maxImages}, each once.`,
+      minItems: 1,
+      maxItems: LIMITS.maxImages,
+      'x-kubernetes-list-type': 'atomic',
+      'x-kubernetes-validations': [{ rule: 'self.all(i, self.exists_one(j, j == i))', message: IMAGES_UNIQUE_MESSAGE }],
+      items: {
+        type: 'string',
+        minLength: 1,
+        maxLength: LIMITS.imageMaxLength,
+        'x-kubernetes-validations': [{ rule: `self.matches(r'${IMAGE_REFERENCE_PATTERN}')`, message: IMAGE_FORMAT_MESSAGE }],
+      },
+    },
+    deleteAfter: durationField(
+      `How long a finished (Ready) report is kept before the report and everything it created are deleted. Go duration, ${LIMITS.deleteAfter.min} to ${LIMITS.deleteAfter.max}.`,
+      LIMITS.deleteAfter, LIMITS.deleteAfter.default,
+    ),
+    timeout: durationField(
+      `How long each image may gather; a gather that runs longer is stopped, keeps what it collected and is reported as TimedOut. Go duration, ${LIMITS.timeout.min} to ${LIMITS.timeout.max}.`,
+      LIMITS.timeout, LIMITS.timeout.default,
+    ),
+    since: durationField(
+      'Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Unset: the scripts\' own default.',
+      LIMITS.since,
+    ),
+    storage: {
+      type: 'object',
+      description: 'The volume the data is gathered into and served from (one ReadWriteOnce PersistentVolumeClaim).',
+      default: {},
+      properties: {
+        size: {
+          type: 'string',
+          description: `Size of the volume, a quantity such as 10Gi (at least ${LIMITS.storageSize.min}).`,
+          default: LIMITS.storageSize.default,
+          maxLength: LIMITS.storageSize.maxLength,
+          'x-kubernetes-validations': [
+            { rule: 'isQuantity(self)', message: QUANTITY_FORMAT_MESSAGE },
+            { rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${LIMITS.storageSize.min}')) >= 0`, message: `must be at least ${LIMITS.storageSize.min}` },
+          ],
+        },
+        storageClassName: {
+          type: 'string',
+          description: 'StorageClass of the volume. Unset or empty: the cluster\'s default StorageClass.',
+          maxLength: LIMITS.storageClassNameMaxLength,
+        },
+      },
+    },
+    volumePercentage: {
+      type: 'integer',
+      description: 'Stop gathering when the volume is this full, in percent (like oc adm must-gather --volume-percentage).',
+      minimum: LIMITS.volumePercentage.min,
+      maximum: LIMITS.volumePercentage.max,
+      default: LIMITS.volumePercentage.default,
+    },
+  },
+};
+
+/** The report's OpenAPI v3 schema, as served by the CRD. */
+export const REPORT_SCHEMA: Schema = {
+  type: 'object',
+  description: 'A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it is Ready.',
+  required: ['spec'],
+  properties: {
+    apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
+    kind: { type: 'string', description: 'Kind is a string value representing the REST resource this object represents.' },
+    metadata: { type: 'object' },
+    spec: SPEC_SCHEMA,
+    status: STATUS_SCHEMA,
+  },
+};
+
+const readyCondition = '.status.conditions[?(@.type=="Ready")]';
+
+/** The `mustgatherreports.mustgather.openshift.io` CustomResourceDefinition. */
+export class MustGatherReportCrd extends Construct {
+  /** The CRD's API object (a plain ApiObject: the typed L1 class would drop the `x-kubernetes-*` schema keys). */
+  readonly apiObject: ApiObject;
+
+  constructor(scope: Construct, id: string, props: MustGatherReportCrdProps = {}) {
+    super(scope, id);
+    this.apiObject = new ApiObject(this, 'Resource', {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: `${PLURAL}.${API_GROUP}`, labels: props.labels, annotations: props.annotations },
+      spec: {
+        group: API_GROUP,
+        scope: 'Namespaced',
+        names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: KIND.toLowerCase(), shortNames: ['mgr'], categories: ['mustgather'] },
+        versions: [{
+          name: API_VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: { openAPIV3Schema: REPORT_SCHEMA },
+          additionalPrinterColumns: [
+            { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
+            { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
+            { name: 'URL', type: 'string', jsonPath: '.status.report_url' },
+            { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+            { name: 'Message', type: 'string', jsonPath: `${readyCondition}.message`, priority: 1 },
+          ],
+        }],
+      },
+    });
+  }
+}

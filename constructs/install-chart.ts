@@ -1,0 +1,125 @@
+import { Chart, ChartProps } from 'cdk8s';
+import { Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-27';
+import { annotateAll } from './annotate.js';
+import { MustGatherReportCrd } from './crd.js';
+import { DEFAULT_IMAGES, IMAGE_ENV, type OperatorImages } from './operator-config.js';
+import { API_GROUP, PLURAL } from './report-api.js';
+
+/** Props of {@link InstallChart}. */
+export interface InstallChartProps extends ChartProps {
+  /**
+   * Namespace the operator runs in.
+   * @default 'openshift-must-gather-operator'
+   */
+  readonly operatorNamespace?: string;
+  /**
+   * Images of the operator (also the report pod's archive and file server) and of oauth-proxy.
+   * @default DEFAULT_IMAGES
+   */
+  readonly images?: OperatorImages;
+  /**
+   * Annotations added to every object (the release manifests add the cluster-version operator's profile annotations).
+   * @default - none
+   */
+  readonly commonAnnotations?: Record<string, string>;
+}
+
+export const OPERATOR_NAME = 'must-gather-operator';
+export const DEFAULT_OPERATOR_NAMESPACE = 'openshift-must-gather-operator';
+/** Port of the operator's HTTP server: /healthz, /readyz and /metrics. */
+export const OPERATOR_HTTP_PORT = 8080;
+
+const CRUD = ['get', 'list', 'watch', 'create', 'patch', 'delete'];
+
+/**
+ * The operator's cluster role: exactly what it creates, and `bind` on the two cluster roles the report charts bind
+ * (so it can grant cluster-admin to a gather without holding, or granting itself, anything broader).
+ */
+export const OPERATOR_RULES: k8s.PolicyRule[] = [
+  { apiGroups: [API_GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
+  { apiGroups: [API_GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
+  { apiGroups: [API_GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
+  { apiGroups: [''], resources: ['namespaces', 'persistentvolumeclaims', 'services', 'serviceaccounts', 'secrets'], verbs: CRUD },
+  { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: CRUD },
+  { apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: CRUD },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'], verbs: CRUD },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] },
+];
+
+const q = (value: string) => k8s.Quantity.fromString(value);
+
+/** The operator's install manifests: CRD, namespace, RBAC, Deployment and metrics Service. */
+export class InstallChart extends Chart {
+  constructor(scope: Construct, id: string, props: InstallChartProps = {}) {
+    super(scope, id, { ...props, labels: { 'app.kubernetes.io/name': OPERATOR_NAME, ...props.labels } });
+    const namespace = props.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE;
+    const images = props.images ?? DEFAULT_IMAGES;
+    const selector = { 'app.kubernetes.io/name': OPERATOR_NAME };
+
+    new k8s.KubeNamespace(this, 'Namespace', {
+      metadata: { name: namespace, labels: { 'openshift.io/cluster-monitoring': 'true' }, annotations: { 'openshift.io/node-selector': '' } },
+    });
+    new MustGatherReportCrd(this, 'Crd');
+    new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: OPERATOR_NAME, namespace } });
+    new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: { name: OPERATOR_NAME }, rules: OPERATOR_RULES });
+    new k8s.KubeClusterRoleBinding(this, 'ClusterRoleBinding', {
+      metadata: { name: OPERATOR_NAME },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+    new k8s.KubeRole(this, 'LeaderElectionRole', {
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace },
+      rules: [{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] }],
+    });
+    new k8s.KubeRoleBinding(this, 'LeaderElectionRoleBinding', {
+      metadata: { name: `${OPERATOR_NAME}-leader-election`, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${OPERATOR_NAME}-leader-election` },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+    const http = k8s.IntOrString.fromString('http');
+    new k8s.KubeDeployment(this, 'Deployment', {
+      metadata: { name: OPERATOR_NAME, namespace },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels: selector, annotations: { 'target.workload.openshift.io/management': '{"effect": "PreferredDuringScheduling"}' } },
+          spec: {
+            serviceAccountName: OPERATOR_NAME,
+            priorityClassName: 'system-cluster-critical',
+            nodeSelector: { 'kubernetes.io/os': 'linux' },
+            tolerations: [{ key: 'node-role.kubernetes.io/master', operator: 'Exists', effect: 'NoSchedule' }],
+            securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+            containers: [{
+              name: 'operator',
+              image: images.operator,
+              imagePullPolicy: 'IfNotPresent',
+              command: ['mustgather'],
+              args: ['run', `--listen=:${OPERATOR_HTTP_PORT}`, '--leader-elect'],
+              env: [
+                { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+                { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+                { name: IMAGE_ENV.operator, value: images.operator },
+                { name: IMAGE_ENV.oauthProxy, value: images.oauthProxy },
+              ],
+              ports: [{ name: 'http', containerPort: OPERATOR_HTTP_PORT, protocol: 'TCP' }],
+              livenessProbe: { httpGet: { path: '/healthz', port: http }, periodSeconds: 20 },
+              readinessProbe: { httpGet: { path: '/readyz', port: http }, periodSeconds: 10 },
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true },
+              resources: { requests: { cpu: q('10m'), memory: q('64Mi') }, limits: { memory: q('512Mi') } },
+              terminationMessagePolicy: 'FallbackToLogsOnError',
+            }],
+          },
+        },
+      },
+    });
+    new k8s.KubeService(this, 'MetricsService', {
+      metadata: { name: `${OPERATOR_NAME}-metrics`, namespace },
+      spec: { selector, ports: [{ name: 'http', port: OPERATOR_HTTP_PORT, targetPort: http, protocol: 'TCP' }] },
+    });
+    if (props.commonAnnotations) annotateAll(this, props.commonAnnotations);
+  }
+}

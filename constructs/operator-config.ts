@@ -1,0 +1,24 @@
+/** Images the report pod runs besides the must-gather images; the operator reads them from flags or environment. */
+export interface OperatorImages {
+  /** This project's image: runs `mustgather archive` and `mustgather serve` in the report pod. */
+  readonly operator: string;
+  /** OpenShift's oauth-proxy, which admits only cluster admins to the archive. */
+  readonly oauthProxy: string;
+}
+
+/** Defaults for {@link OperatorImages}; the release payload substitutes them through `image-references`. */
+export const DEFAULT_IMAGES: OperatorImages = {
+  operator: 'quay.io/openshift/origin-must-gather-report-operator:latest',
+  oauthProxy: 'quay.io/openshift/origin-oauth-proxy:4.20',
+};
+
+/** Environment variables that override {@link DEFAULT_IMAGES}. */
+export const IMAGE_ENV = { operator: 'OPERATOR_IMAGE', oauthProxy: 'OAUTH_PROXY_IMAGE' } as const;
+
+/** The images from the environment, falling back to the defaults. */
+export function imagesFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorImages {
+  return {
+    operator: env[IMAGE_ENV.operator] || DEFAULT_IMAGES.operator,
+    oauthProxy: env[IMAGE_ENV.oauthProxy] || DEFAULT_IMAGES.oauthProxy,
+  };
+}

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+
+/** Runs the real CLI in a child process, as a person would. */
+function mustgather(args: string[], input?: string) {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', ...args], { input, encoding: 'utf8' });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+const report = (spec: string) => `apiVersion: mustgather.openshift.io/v1alpha1
+kind: MustGatherReport
+metadata: {name: r, namespace: ns}
+spec: ${spec}
+`;
+
+describe('mustgather synth', () => {
+  it('prints the example report\'s manifests', () => {
+    const { code, stdout, stderr } = mustgather(['synth', '-f', 'examples/report.yaml']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const kinds = parseAllDocuments(stdout).map((d: any) => d.toJS().kind);
+    expect(kinds).toEqual(expect.arrayContaining(['Namespace', 'PersistentVolumeClaim', 'Pod', 'Service', 'Route', 'ServiceAccount', 'ClusterRoleBinding', 'Secret']));
+    const pod = parseAllDocuments(stdout).map((d: any) => d.toJS()).find((m) => m.kind === 'Pod');
+    expect(pod.spec.initContainers.map((c: any) => c.name)).toEqual(['gather-1', 'gather-2', 'archive']);
+    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['file-server', 'oauth-proxy']);
+  });
+
+  it('reads the report from standard input and writes files with -o', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synth-'));
+    try {
+      const { code } = mustgather(['synth', '-o', dir], report('{images: [quay.io/a/b]}'));
+      expect(code).toBe(0);
+      expect(readdirSync(dir).some((f) => f.includes('-pod-'))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it.each([
+    ['unknown field', '{images: [quay.io/a], imagez: []}', 'spec.imagez: unknown field'],
+    ['wrong type', '{images: [quay.io/a], volumePercentage: "high"}', 'spec.volumePercentage: must be a whole number'],
+    ['missing images', '{deleteAfter: 1h}', 'spec.images: required'],
+    ['bad duration', '{images: [quay.io/a], deleteAfter: soon}', 'spec.deleteAfter: must be a duration'],
+    ['broken YAML', '{images: [quay.io/a}', 'invalid YAML'],
+  ])('rejects a report with a %s in one line, exit code 2', (_, spec, message) => {
+    const { code, stdout, stderr } = mustgather(['synth'], report(spec));
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toContain(message);
+    expect(stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  });
+
+  it('rejects an unknown flag and an unreadable file with exit code 2', () => {
+    expect(mustgather(['synth', '--bogus']).code).toBe(2);
+    const missing = mustgather(['synth', '-f', '/nonexistent/report.yaml']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('ENOENT');
+  });
+});
+
+describe('mustgather install', () => {
+  it('prints the install manifests with the images given', () => {
+    const { code, stdout } = mustgather(['install', '--operator-image', 'r.io/op:v9']);
+    expect(code).toBe(0);
+    const objects = parseAllDocuments(stdout).map((d: any) => d.toJS());
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['CustomResourceDefinition', 'ClusterRole', 'Deployment', 'Service']));
+    expect(objects.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].image).toBe('r.io/op:v9');
+  });
+});

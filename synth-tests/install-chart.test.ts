@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { renderInstall } from '../constructs/render.js';
+
+type Any = any;
+
+describe('InstallChart snapshots', () => {
+  it('defaults', () => expect(renderInstall()).toMatchSnapshot());
+  it('custom', () => {
+    expect(renderInstall({
+      operatorNamespace: 'mg-system',
+      images: { operator: 'r.io/op:v1', oauthProxy: 'r.io/proxy:v2' },
+      commonAnnotations: { 'include.release.openshift.io/self-managed-high-availability': 'true' },
+    })).toMatchSnapshot();
+  });
+});
+
+describe('InstallChart invariants', () => {
+  const objects = renderInstall() as Any[];
+  const role = objects.find((o) => o.kind === 'ClusterRole');
+
+  it('grants no wildcard and binds only the two roles the report charts use', () => {
+    for (const rule of role.rules) {
+      expect(rule.verbs).not.toContain('*');
+      expect(rule.resources).not.toContain('*');
+      expect(rule.apiGroups).not.toContain('*');
+    }
+    const bind = role.rules.filter((r: Any) => r.verbs.includes('bind') || r.verbs.includes('escalate'));
+    expect(bind).toEqual([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] }]);
+    expect(role.rules.some((r: Any) => r.resources.includes('clusterroles') && r.verbs.includes('create'))).toBe(false);
+  });
+
+  it('runs the operator non-root, read-only, without privileges', () => {
+    const deployment = objects.find((o) => o.kind === 'Deployment');
+    const pod = deployment.spec.template.spec;
+    expect(deployment.spec.replicas).toBe(1);
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(pod.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.containers[0].args).toContain('--leader-elect');
+    expect(pod.containers[0].livenessProbe.httpGet.path).toBe('/healthz');
+    expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/readyz');
+  });
+
+  it('installs the report CRD', () => {
+    expect(objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name)).toEqual(['mustgatherreports.mustgather.openshift.io']);
+  });
+});

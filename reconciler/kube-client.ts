@@ -1,0 +1,267 @@
+/**
+ * A small JSON client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig (which handles every
+ * kind of credential). Raw JSON in and out: the generated clients convert objects through typed models, which turns
+ * timestamps into Dates and can drop fields newer than the model, and that breaks comparing desired with live state.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { collectionPath, objectPath, type ObjectRef, refString, type ResourceType } from './resources.js';
+
+/** A Kubernetes object as JSON. */
+export interface KubeObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    generation?: number;
+    creationTimestamp?: string;
+    deletionTimestamp?: string;
+    finalizers?: string[];
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [field: string]: unknown;
+  };
+  [field: string]: unknown;
+}
+
+/** An error the API server answered with (its Status object), naming the subject of the request. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    readonly subject: string,
+    readonly statusCode: number,
+    readonly reason: string,
+    readonly apiMessage: string,
+  ) {
+    super(`${subject}: ${apiMessage || reason || `HTTP ${statusCode}`}`);
+  }
+}
+
+export const isNotFound = (err: unknown) => err instanceof KubeApiError && err.statusCode === 404;
+export const isConflict = (err: unknown) => err instanceof KubeApiError && err.statusCode === 409;
+export const isGone = (err: unknown) => err instanceof KubeApiError && err.statusCode === 410;
+
+export interface RequestOptions {
+  /** JSON body. */
+  readonly body?: unknown;
+  /** Content type of the body. @default 'application/json' */
+  readonly contentType?: string;
+  /** Query parameters; undefined values are left out. */
+  readonly query?: Record<string, string | number | boolean | undefined>;
+  /** Aborts the request. */
+  readonly signal?: AbortSignal;
+  /** Names the subject in errors. @default the method and path */
+  readonly subject?: string;
+}
+
+export interface ListOptions {
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export interface ApplyOptions {
+  /** Field manager of server-side apply. */
+  readonly fieldManager: string;
+  /** Take fields owned by other managers (what a controller wants for its own objects). @default true */
+  readonly force?: boolean;
+  /** Only validate and return the result. @default false */
+  readonly dryRun?: boolean;
+}
+
+export interface WatchEvent<T = KubeObject> {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: T;
+}
+
+export interface WatchOptions extends ListOptions {
+  readonly resourceVersion: string;
+  /** Server closes the watch after this long; the informer then resumes. @default 300 */
+  readonly timeoutSeconds?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Counts requests by verb, for tests and metrics. */
+export type RequestObserver = (method: string, path: string, statusCode: number) => void;
+
+export class KubeClient {
+  private readonly server: URL;
+  private readonly agent: http.Agent;
+  private observers: RequestObserver[] = [];
+
+  constructor(private readonly kubeConfig: KubeConfig) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig: no current cluster');
+    this.server = new URL(cluster.server);
+    const isHttps = this.server.protocol === 'https:';
+    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  /** Calls `observer` after every request. */
+  observe(observer: RequestObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Closes idle connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async open(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
+    const url = new URL(path, this.server);
+    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
+    const body = options.body === undefined ? undefined : Buffer.from(JSON.stringify(options.body));
+    const requestOptions: https.RequestOptions = {
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname.replace(/^\[|\]$/g, ''),
+      port: url.port,
+      path: `${url.pathname}${url.search}`,
+      agent: this.agent,
+      headers: {
+        Accept: 'application/json',
+        'User-Agent': 'mustgather-operator',
+        ...(body ? { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': body.length } : {}),
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+    };
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    const transport = url.protocol === 'https:' ? https : http;
+    return new Promise((resolve, reject) => {
+      const request = transport.request(requestOptions, (response) => {
+        for (const observer of this.observers) observer(method, url.pathname, response.statusCode ?? 0);
+        resolve(response);
+      });
+      request.on('error', (err) => reject(new Error(`${options.subject ?? `${method} ${url.pathname}`}: ${err.message}`, { cause: err })));
+      request.end(body);
+    });
+  }
+
+  /** One request; a non-2xx answer becomes a KubeApiError. */
+  async request<T = KubeObject>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const response = await this.open(method, path, options);
+    const chunks: Buffer[] = [];
+    for await (const chunk of response) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status >= 300) {
+      let parsed: { reason?: string; message?: string } = {};
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = { message: text.slice(0, 500) };
+      }
+      throw new KubeApiError(options.subject ?? `${method} ${path}`, status, parsed.reason ?? '', parsed.message ?? '');
+    }
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** The object, or undefined when it does not exist. */
+  async get<T = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+    try {
+      return await this.request<T>('GET', objectPath(ref), { subject: refString(ref) });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async list<T = KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const result = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', collectionPath(type, options.namespace), {
+      query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+      subject: `list ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`,
+    });
+    return { items: result.items.map((item) => ({ apiVersion: apiVersionOf(type), kind: type.kind, ...item })), resourceVersion: result.metadata.resourceVersion };
+  }
+
+  /** Server-side apply. The JSON body is valid YAML, so it goes as `application/apply-patch+yaml`. */
+  async apply<T = KubeObject>(object: KubeObject, options: ApplyOptions): Promise<T> {
+    const ref = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
+    return this.request<T>('PATCH', objectPath(ref), {
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+      query: { fieldManager: options.fieldManager, force: options.force ?? true, dryRun: options.dryRun ? 'All' : undefined },
+      subject: refString(ref),
+    });
+  }
+
+  async create<T = KubeObject>(object: KubeObject): Promise<T> {
+    const type = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
+    const path = objectPath(type);
+    return this.request<T>('POST', path.slice(0, path.lastIndexOf('/')), { body: object, subject: refString(type) });
+  }
+
+  /** Patches an object (or its `status` subresource). */
+  async patch<T = KubeObject>(ref: ObjectRef, patch: unknown, options: { type?: 'merge' | 'json'; subresource?: 'status' } = {}): Promise<T> {
+    const contentType = options.type === 'json' ? 'application/json-patch+json' : 'application/merge-patch+json';
+    return this.request<T>('PATCH', `${objectPath(ref)}${options.subresource ? `/${options.subresource}` : ''}`, {
+      body: patch, contentType, subject: refString(ref),
+    });
+  }
+
+  /** Deletes an object; false when it was already gone. */
+  async delete(ref: ObjectRef, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {}): Promise<boolean> {
+    try {
+      await this.request('DELETE', objectPath(ref), {
+        body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: options.propagationPolicy ?? 'Background', ...(options.uid ? { preconditions: { uid: options.uid } } : {}) },
+        subject: refString(ref),
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Watches a collection from `resourceVersion`, calling `onEvent` for each event until the server closes the
+   * stream (resolves), the signal aborts (resolves) or the connection fails (rejects). An ERROR event with code 410
+   * rejects with a KubeApiError(410): the caller must re-list.
+   */
+  async watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
+    const subject = `watch ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`;
+    const response = await this.open('GET', collectionPath(type, options.namespace), {
+      query: {
+        watch: 1, allowWatchBookmarks: true, resourceVersion: options.resourceVersion,
+        timeoutSeconds: options.timeoutSeconds ?? 300, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
+      },
+      ...(options.signal ? { signal: options.signal } : {}),
+      subject,
+    });
+    if (response.statusCode !== 200) {
+      response.resume();
+      throw new KubeApiError(subject, response.statusCode ?? 0, response.statusMessage ?? '', `HTTP ${response.statusCode}`);
+    }
+    let buffered = '';
+    try {
+      for await (const chunk of response) {
+        buffered += (chunk as Buffer).toString('utf8');
+        let newline;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (!line.trim()) continue;
+          const event = JSON.parse(line) as WatchEvent;
+          if (event.type === 'ERROR') {
+            const status = event.object as unknown as { code?: number; reason?: string; message?: string };
+            throw new KubeApiError(subject, status.code ?? 500, status.reason ?? '', status.message ?? 'watch error');
+          }
+          if (event.type !== 'BOOKMARK') event.object = { ...event.object, apiVersion: apiVersionOf(type), kind: type.kind };
+          onEvent(event);
+        }
+      }
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw err;
+    }
+  }
+}
+
+/** `v1` or `group/version`. */
+export function apiVersionOf(type: ResourceType): string {
+  return type.group === '' ? type.version : `${type.group}/${type.version}`;
+}

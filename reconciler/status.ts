@@ -1,0 +1,307 @@
+/**
+ * A report's status as a pure function of what the operator observed: the report, its pod, route and volume claim,
+ * and the time. No I/O here: every state a pod can be in is an easy test.
+ */
+import { CONTAINERS } from '../constructs/report-pod.js';
+import { reportNamespaceName } from '../constructs/report-identity.js';
+import { parseDuration } from '../constructs/duration.js';
+import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
+import { parseArchiveResult } from '../datapath/archive.js';
+import { parseGatherResult } from '../datapath/gather-script.js';
+
+/** The parts of a container status the operator reads. */
+export interface ContainerStatus {
+  name: string;
+  image?: string;
+  ready?: boolean;
+  state?: {
+    waiting?: { reason?: string; message?: string };
+    running?: { startedAt?: string };
+    terminated?: { exitCode: number; reason?: string; message?: string; startedAt?: string; finishedAt?: string };
+  };
+}
+
+/** The parts of a Pod the operator reads. */
+export interface PodView {
+  metadata: { name: string; namespace?: string; creationTimestamp?: string; deletionTimestamp?: string };
+  spec?: { initContainers?: { name: string; image: string }[]; containers?: { name: string; image: string }[] };
+  status?: {
+    phase?: string;
+    message?: string;
+    reason?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string; lastTransitionTime?: string }[];
+    initContainerStatuses?: ContainerStatus[];
+    containerStatuses?: ContainerStatus[];
+  };
+}
+
+/** The parts of a Route the operator reads. */
+export interface RouteView {
+  metadata: { name: string; namespace?: string };
+  spec?: { host?: string };
+  status?: { ingress?: { host?: string; conditions?: { type: string; status: string; reason?: string; message?: string }[] }[] };
+}
+
+/** The parts of a PersistentVolumeClaim the operator reads. */
+export interface ClaimView {
+  metadata: { name: string };
+  status?: { phase?: string };
+}
+
+export interface Observed {
+  readonly report: MustGatherReport;
+  readonly pod?: PodView;
+  readonly route?: RouteView;
+  readonly claim?: ClaimView;
+  /** Why applying the report's objects failed this time, if it did. */
+  readonly applyError?: string;
+  /** Why the report cannot be rendered at all (a spec the CRD should have refused). */
+  readonly invalidSpec?: string;
+  readonly now: Date;
+}
+
+export interface StatusResult {
+  readonly status: MustGatherReportStatus;
+  /** Every gather has ended: the cluster-admin binding must go. */
+  readonly gatheringOver: boolean;
+  /** Ready, or failed for good: the expiry clock runs from `finishedAt`. */
+  readonly finished: boolean;
+  /** When the report expires (finished + deleteAfter). */
+  readonly expiresAt?: Date;
+}
+
+export const CONDITION = { initialized: 'Initialized', ready: 'Ready' } as const;
+
+/** Waiting reasons that mean the image cannot be had: `oc adm must-gather` fails fast on these, and so do we. */
+const IMAGE_PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull', 'RegistryUnavailable', 'SignatureValidationFailed']);
+/** Waiting reasons that are just progress. */
+const BENIGN_WAITING = new Set(['ContainerCreating', 'PodInitializing']);
+
+interface Readiness {
+  status: 'True' | 'False';
+  reason: string;
+  message: string;
+  /** Failed for good: no later pod state will make it Ready. */
+  terminal?: boolean;
+}
+
+const byName = (statuses: ContainerStatus[] | undefined, name: string) => statuses?.find((s) => s.name === name);
+
+function describeImage(images: readonly string[], index: number): string {
+  return `image ${images[index - 1]} (${index} of ${images.length})`;
+}
+
+/** Per-image state from the gather containers' statuses and termination messages. */
+export function gatherStatuses(report: MustGatherReport, pod: PodView | undefined): GatherStatus[] {
+  const images = report.spec.images;
+  return images.map((image, i) => {
+    const index = i + 1;
+    const status = byName(pod?.status?.initContainerStatuses, CONTAINERS.gather(index));
+    const state = status?.state;
+    if (state?.terminated) {
+      const terminated = state.terminated;
+      const result = parseGatherResult(terminated.message ?? '');
+      if (result) {
+        return {
+          index, image, state: result.state, exitCode: result.exitCode, startedAt: result.startedAt, finishedAt: result.finishedAt,
+          ...(result.message ? { message: result.message } : {}),
+        };
+      }
+      // The wrapper died before recording a result (killed, OOM, no bash in the image): say what the kubelet saw.
+      return {
+        index, image, state: 'Failed', exitCode: terminated.exitCode,
+        ...(terminated.startedAt ? { startedAt: terminated.startedAt } : {}),
+        ...(terminated.finishedAt ? { finishedAt: terminated.finishedAt } : {}),
+        message: `the gather container ended (${terminated.reason ?? 'exit code'} ${terminated.exitCode}) without recording a result${terminated.message ? `: ${terminated.message.slice(-500)}` : ''}`,
+      };
+    }
+    if (state?.running) return { index, image, state: 'Running', ...(state.running.startedAt ? { startedAt: state.running.startedAt } : {}) };
+    const waiting = state?.waiting;
+    const message = waiting && !BENIGN_WAITING.has(waiting.reason ?? '') ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : undefined;
+    return { index, image, state: 'Pending', ...(message ? { message } : {}) };
+  });
+}
+
+/** Every gather container has ended (or the pod is past gathering for good). */
+export function isGatheringOver(pod: PodView | undefined, imageCount: number): boolean {
+  if (!pod) return false;
+  if (pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded') return true;
+  const statuses = pod.status?.initContainerStatuses;
+  if (byName(statuses, CONTAINERS.archive)?.state?.running || byName(statuses, CONTAINERS.archive)?.state?.terminated) return true;
+  return Array.from({ length: imageCount }, (_, i) => byName(statuses, CONTAINERS.gather(i + 1))).every((s) => s?.state?.terminated);
+}
+
+function failureSummary(gathers: GatherStatus[], total: number): string | undefined {
+  const failed = gathers.filter((g) => g.state === 'Failed' || g.state === 'TimedOut' || g.state === 'VolumeFull');
+  if (failed.length === 0) return undefined;
+  const what = failed.map((g) => `${g.image} ${g.state === 'Failed' ? `failed (exit code ${g.exitCode})` : g.state === 'TimedOut' ? 'timed out' : 'stopped: volume full'}`);
+  return `${failed.length} of ${total} gathers did not succeed: ${what.join('; ')}`;
+}
+
+/** The route's admitted host, if a router admitted it. */
+export function admittedHost(route: RouteView | undefined): string | undefined {
+  for (const ingress of route?.status?.ingress ?? []) {
+    const admitted = ingress.conditions?.find((c) => c.type === 'Admitted');
+    if (ingress.host && admitted?.status === 'True') return ingress.host;
+  }
+  return undefined;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}
+
+/** A container waiting for a reason that is not progress, with the image it runs. */
+function troubledContainer(pod: PodView): { name: string; image: string; reason: string; message: string; init: boolean } | undefined {
+  const lists: [ContainerStatus[] | undefined, { name: string; image: string }[] | undefined, boolean][] = [
+    [pod.status?.initContainerStatuses, pod.spec?.initContainers, true],
+    [pod.status?.containerStatuses, pod.spec?.containers, false],
+  ];
+  for (const [statuses, specs, init] of lists) {
+    for (const status of statuses ?? []) {
+      const waiting = status.state?.waiting;
+      if (!waiting?.reason || BENIGN_WAITING.has(waiting.reason)) continue;
+      const image = specs?.find((c) => c.name === status.name)?.image ?? status.image ?? '';
+      return { name: status.name, image, reason: waiting.reason, message: waiting.message ?? '', init };
+    }
+  }
+  return undefined;
+}
+
+/** Which step a container belongs to, in words, and the reason a failure of that step gets. */
+function stepOf(name: string, images: readonly string[]): { words: string; failure: string } {
+  const gather = /^gather-(\d+)$/.exec(name);
+  if (gather) return { words: `gather with ${describeImage(images, Number(gather[1]))}`, failure: 'GatherFailed' };
+  if (name === CONTAINERS.archive) return { words: 'the compress step', failure: 'ArchiveFailed' };
+  return { words: `container ${name}`, failure: 'ServerNotReady' };
+}
+
+function readiness(observed: Observed, gathers: GatherStatus[], url: string | undefined): Readiness {
+  const { report, pod, claim } = observed;
+  const images = report.spec.images;
+  if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec, terminal: true };
+  if (!pod) {
+    if (observed.applyError) return { status: 'False', reason: 'ApplyFailed', message: observed.applyError };
+    return { status: 'False', reason: 'Pending', message: 'Creating the report\'s namespace, volume and pod.' };
+  }
+  const phase = pod.status?.phase;
+  const initStatuses = pod.status?.initContainerStatuses;
+
+  if (phase === 'Failed' || phase === 'Succeeded') {
+    const failed = [...(initStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.state?.terminated && s.state.terminated.exitCode !== 0);
+    if (failed) {
+      const { words, failure } = stepOf(failed.name, images);
+      const t = failed.state!.terminated!;
+      return { status: 'False', reason: failure === 'ServerNotReady' ? 'ServerFailed' : failure, message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
+    }
+    return { status: 'False', reason: 'ServerFailed', message: `The report pod stopped (${phase}${pod.status?.message ? `: ${pod.status.message}` : ''}); the archive is no longer served.`, terminal: true };
+  }
+
+  const trouble = troubledContainer(pod);
+  if (trouble && IMAGE_PULL_FAILURES.has(trouble.reason)) {
+    const { words } = stepOf(trouble.name, images);
+    return { status: 'False', reason: 'ImagePullFailed', message: `Cannot pull image ${trouble.image} for the ${words}: ${trouble.reason}${trouble.message ? `: ${trouble.message}` : ''}.` };
+  }
+
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const claimPhase = claim?.status?.phase;
+  if (claimPhase === 'Lost') return { status: 'False', reason: 'StorageUnavailable', message: `The report's volume claim lost its volume.` };
+  if (scheduled?.status === 'False') {
+    const schedulerSays = scheduled.message ?? scheduled.reason ?? 'no reason given';
+    if (claimPhase !== 'Bound' && /persistentvolumeclaim|volume/i.test(schedulerSays)) {
+      return { status: 'False', reason: 'StorageUnavailable', message: `The report's volume is not bound (claim ${claimPhase ?? 'missing'}): ${schedulerSays}` };
+    }
+    return { status: 'False', reason: 'Unschedulable', message: `The report pod cannot be scheduled: ${schedulerSays}` };
+  }
+  if (trouble) {
+    const { words, failure } = stepOf(trouble.name, images);
+    return { status: 'False', reason: failure, message: `The ${words} cannot start: ${trouble.reason}${trouble.message ? `: ${trouble.message}` : ''}.` };
+  }
+
+  const running = gathers.find((g) => g.state === 'Running');
+  const pending = gathers.find((g) => g.state === 'Pending');
+  const problems = gathers.filter((g) => g.state !== 'Running' && g.state !== 'Pending' && g.state !== 'Succeeded');
+  const lastProblem = problems.at(-1);
+  const current = running ?? pending;
+  if (current) {
+    if (!running && gathers.every((g) => g.state === 'Pending')) {
+      return { status: 'False', reason: 'Pending', message: `Waiting for the report pod to start${claimPhase && claimPhase !== 'Bound' ? ` (volume claim ${claimPhase})` : ''}.` };
+    }
+    const doing = `${running ? 'gathering' : 'about to gather'} with ${describeImage(images, current.index)}`;
+    if (lastProblem) {
+      const reason = lastProblem.state === 'TimedOut' ? 'TimedOut' : 'GatherFailed';
+      return { status: 'False', reason, message: `${failureSummary(gathers, images.length)}; now ${doing}.` };
+    }
+    return { status: 'False', reason: 'Gathering', message: `${doing[0]!.toUpperCase()}${doing.slice(1)}.` };
+  }
+
+  const archive = byName(initStatuses, CONTAINERS.archive);
+  const archiveResult = archive?.state?.terminated ? parseArchiveResult(archive.state.terminated.message ?? '') : undefined;
+  if (!archive?.state?.terminated) {
+    return { status: 'False', reason: 'Compressing', message: `Compressing the output of ${images.length} gather${images.length === 1 ? '' : 's'} into must-gather.tar.gz.` };
+  }
+  const size = archiveResult ? ` (${formatBytes(archiveResult.sizeBytes)})` : '';
+  const serving = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+  if (!serving) return { status: 'False', reason: 'ServerNotReady', message: `The archive${size} is ready; waiting for the file server and oauth-proxy.` };
+  if (!url) return { status: 'False', reason: 'ServerNotReady', message: `The archive${size} is served; waiting for a router to admit Route ${pod.metadata.namespace}/${observed.route?.metadata.name ?? 'must-gather'}.` };
+  const summary = failureSummary(gathers, images.length);
+  return { status: 'True', reason: 'ArchiveReady', message: `must-gather.tar.gz${size} is ready at ${url}${summary ? `; ${summary}` : ''}.` };
+}
+
+function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readiness, 'terminal'> {
+  if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
+  if (!observed.pod) {
+    return observed.applyError
+      ? { status: 'False', reason: 'ApplyFailed', message: observed.applyError }
+      : { status: 'False', reason: 'Pending', message: 'Creating the report\'s objects.' };
+  }
+  const started = gathers.some((g) => g.state !== 'Pending');
+  return started
+    ? { status: 'True', reason: 'Gathering', message: 'The report\'s objects are in place and collection has started.' }
+    : { status: 'True', reason: 'Created', message: 'The report\'s objects are in place; collection starts when the pod runs.' };
+}
+
+/** A condition that keeps its lastTransitionTime while its status stays the same (metav1.Condition semantics). */
+function condition(type: string, value: Omit<Readiness, 'terminal'>, previous: Condition[] | undefined, observed: Observed): Condition {
+  const before = previous?.find((c) => c.type === type);
+  const lastTransitionTime = before && before.status === value.status ? before.lastTransitionTime : observed.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return {
+    type, status: value.status, reason: value.reason, message: value.message, lastTransitionTime,
+    ...(observed.report.metadata.generation !== undefined ? { observedGeneration: observed.report.metadata.generation } : {}),
+  };
+}
+
+/** The report's status, and what follows from it. */
+export function computeStatus(observed: Observed): StatusResult {
+  const { report, pod } = observed;
+  const previous = report.status?.conditions;
+  const gathers = gatherStatuses(report, pod);
+  const host = admittedHost(observed.route);
+  const url = host ? `https://${host}/must-gather.tar.gz` : undefined;
+  const ready = readiness(observed, gathers, url);
+  const conditions = [condition(CONDITION.initialized, initialized(observed, gathers), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
+  const readyCondition = conditions[1]!;
+  const finished = ready.status === 'True' || ready.terminal === true;
+  const deleteAfterMs = parseDuration(resolveSpec(report.spec).deleteAfter);
+  const expiresAt = finished && deleteAfterMs !== undefined ? new Date(Date.parse(readyCondition.lastTransitionTime) + deleteAfterMs) : undefined;
+  const archiveMessage = byName(pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state?.terminated?.message;
+  const archive = archiveMessage ? parseArchiveResult(archiveMessage) : undefined;
+  const namespace = reportNamespaceName(report.metadata);
+  const status: MustGatherReportStatus = {
+    ...(report.metadata.generation !== undefined ? { observedGeneration: report.metadata.generation } : {}),
+    ...(namespace ? { namespace } : {}),
+    ...(url && ready.status === 'True' ? { report_url: url } : {}),
+    conditions,
+    gathers,
+    ...(archive ? { archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, files: archive.files } } : {}),
+    ...(expiresAt ? { expiresAt: expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+  };
+  return { status, gatheringOver: isGatheringOver(pod, report.spec.images.length), finished, ...(expiresAt ? { expiresAt } : {}) };
+}

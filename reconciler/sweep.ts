@@ -1,0 +1,36 @@
+/**
+ * At start-up, deletes what reports that no longer exist left behind (a report deleted while the operator was down,
+ * its finalizer removed by hand): namespaces and cluster role bindings labelled as the operator's, whose report is
+ * gone or is a different object now (another uid under the same name).
+ */
+import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
+import type { KubeClient } from './kube-client.js';
+import type { PruneEntry } from './prune.js';
+import { refOf, refString, RESOURCES } from './resources.js';
+
+export async function sweepOrphans(client: KubeClient): Promise<PruneEntry[]> {
+  const selector = `${LABELS.managedBy}=${MANAGED_BY}`;
+  const [namespaces, bindings] = await Promise.all([
+    client.list(RESOURCES.Namespace, { labelSelector: selector }),
+    client.list(RESOURCES.ClusterRoleBinding, { labelSelector: selector }),
+  ]);
+  const owners = new Map<string, string | undefined>();
+  const ownerUid = async (key: string) => {
+    if (!owners.has(key)) {
+      const [namespace, ...rest] = key.split('/');
+      const report = await client.get({ kind: RESOURCES.MustGatherReport.kind, namespace: namespace!, name: rest.join('/') });
+      owners.set(key, report?.metadata.uid);
+    }
+    return owners.get(key);
+  };
+  const swept: PruneEntry[] = [];
+  for (const object of [...bindings.items, ...namespaces.items]) {
+    const key = object.metadata.annotations?.[REPORT_ANNOTATION];
+    const uid = object.metadata.labels?.[LABELS.reportUid];
+    if (!key || !key.includes('/') || object.metadata.deletionTimestamp) continue;
+    if ((await ownerUid(key)) === uid) continue;
+    const ref = refOf(object);
+    if (await client.delete(ref)) swept.push({ ref, subject: refString(ref), action: 'deleted' });
+  }
+  return swept;
+}

@@ -1,0 +1,133 @@
+import { hostname } from 'node:os';
+import { KubeConfig } from '@kubernetes/client-node';
+import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME } from '../../constructs/install-chart.js';
+import { imagesFromEnv } from '../../constructs/operator-config.js';
+import { Controller } from '../../reconciler/controller.js';
+import { startHealthServer } from '../../reconciler/health-server.js';
+import { KubeClient } from '../../reconciler/kube-client.js';
+import { LeaderElector } from '../../reconciler/leader-election.js';
+import { jsonLogger } from '../../reconciler/log.js';
+import { apiRequestObserver, createMetrics } from '../../reconciler/metrics.js';
+import { parseCommandArgs, UsageError } from '../usage.js';
+
+const HELP = `Usage: mustgather run [options]
+
+Runs the operator. Out of a cluster it uses the current kube context (or --kubeconfig); in a pod, its service account.
+  --kubeconfig FILE          kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
+  --local                    start the embedded control plane (kube-apiserver + etcd built from source) and use it
+  --namespaces A,B           reconcile reports in these namespaces only ($WATCH_NAMESPACES; default: all)
+  --concurrency N            reports reconciled at once ($CONCURRENCY; default 4)
+  --listen HOST:PORT         /healthz, /readyz and /metrics (default :${OPERATOR_HTTP_PORT})
+  --leader-elect             elect a leader on Lease ${OPERATOR_NAME} in $POD_NAMESPACE (default ${DEFAULT_OPERATOR_NAMESPACE})
+  --operator-image IMAGE     image of the report pod's archive and file server ($OPERATOR_IMAGE)
+  --oauth-proxy-image IMAGE  image of oauth-proxy ($OAUTH_PROXY_IMAGE)
+  -v, --verbose              debug logs
+Logs are JSON lines on stderr. SIGTERM finishes in-flight reconciles, releases the lease and exits.`;
+
+function parseListen(listen: string): { host: string; port: number } {
+  const colon = listen.lastIndexOf(':');
+  const port = Number(listen.slice(colon + 1));
+  if (colon < 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--listen: "${listen}" is not HOST:PORT`);
+  return { host: listen.slice(0, colon) || '0.0.0.0', port };
+}
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandArgs(args, {
+    kubeconfig: { type: 'string' },
+    local: { type: 'boolean' },
+    namespaces: { type: 'string', default: process.env.WATCH_NAMESPACES ?? '' },
+    concurrency: { type: 'string', default: process.env.CONCURRENCY ?? '4' },
+    listen: { type: 'string', default: `:${OPERATOR_HTTP_PORT}` },
+    'leader-elect': { type: 'boolean' },
+    'operator-image': { type: 'string' },
+    'oauth-proxy-image': { type: 'string' },
+    verbose: { type: 'boolean', short: 'v' },
+  }, HELP);
+  if (!parsed) return 0;
+  const { values } = parsed;
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: "${values.concurrency}" is not a positive whole number`);
+  const listen = parseListen(values.listen);
+  const log = jsonLogger({ verbose: values.verbose ?? false });
+  const fromEnv = imagesFromEnv();
+  const images = { operator: values['operator-image'] ?? fromEnv.operator, oauthProxy: values['oauth-proxy-image'] ?? fromEnv.oauthProxy };
+
+  let kubeconfigPath = values.kubeconfig;
+  let stopControlPlane: (() => Promise<void>) | undefined;
+  if (values.local) {
+    const { startControlPlane } = await import('../../controlplane/index.js');
+    log.info('starting the embedded control plane (the first run builds it from source)');
+    const controlPlane = await startControlPlane();
+    kubeconfigPath = controlPlane.kubeconfigPath;
+    stopControlPlane = () => controlPlane.stop();
+    console.log(`Control plane ready (no kubelet: report pods stay Pending). In another shell:\n  export KUBECONFIG=${kubeconfigPath}\n  kubectl apply -f examples/report.yaml && kubectl get mgr -w`);
+  }
+  const kubeConfig = new KubeConfig();
+  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
+  else kubeConfig.loadFromDefault();
+
+  const client = new KubeClient(kubeConfig);
+  const metrics = createMetrics();
+  client.observe(apiRequestObserver(metrics));
+  const namespaces = values.namespaces.split(',').map((n) => n.trim()).filter(Boolean);
+  const controller = new Controller({ client, images, namespaces, concurrency, metrics, log });
+
+  let elector: LeaderElector | undefined;
+  let shuttingDown = false;
+  const health = await startHealthServer({
+    ...listen,
+    registry: metrics.registry,
+    // A standby replica is ready: it is healthy and waiting for the lease.
+    isReady: () => (elector && !elector.isLeader() ? { ready: true } : controller.isReady()),
+  });
+  log.info('serving health and metrics', { url: health.url });
+
+  const done = new Promise<number>((resolve) => {
+    const shutdown = async (signal: string) => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      log.info('shutting down', { signal });
+      try {
+        if (elector) await elector.release();
+        else await controller.stop();
+        await health.close();
+        await stopControlPlane?.();
+        client.close();
+        resolve(0);
+      } catch (error) {
+        log.error('shutdown failed', { error });
+        resolve(1);
+      }
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+
+    if (values['leader-elect']) {
+      const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
+      elector = new LeaderElector(client, {
+        lease: { namespace: process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE, name: OPERATOR_NAME },
+        identity,
+        onStartedLeading: async (signal) => {
+          log.info('became leader', { identity });
+          await controller.start();
+          await new Promise((resolveLeading) => signal.addEventListener('abort', resolveLeading, { once: true }));
+          await controller.stop();
+        },
+        onError: (error) => log.error('leader election', { error }),
+      });
+      void elector.run().then(() => {
+        // Like controller-runtime: a replica that lost the lease exits and starts again from a clean slate.
+        if (!shuttingDown) {
+          log.error('lost the lease; exiting');
+          resolve(1);
+        }
+      });
+    } else {
+      controller.start().catch((error) => {
+        log.error('controller failed to start', { error });
+        resolve(1);
+      });
+    }
+  });
+  return done;
+}

@@ -1,0 +1,139 @@
+/**
+ * The operator's control loop: informers turn every change to a report, or to anything it owns, into the report's
+ * key on a work queue; workers run `reconcile(key)`. Events only enqueue keys; all decisions happen in reconcile.
+ */
+import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
+import type { OperatorImages } from '../constructs/operator-config.js';
+import type { MustGatherReport } from '../constructs/report-api.js';
+import { EventRecorder } from './events.js';
+import { Informer, objectKey } from './informer.js';
+import type { KubeClient, KubeObject } from './kube-client.js';
+import { type Logger, silentLogger } from './log.js';
+import { type OperatorMetrics, workQueueObserver } from './metrics.js';
+import { OWNED_TYPES } from './prune.js';
+import { Reconciler } from './reconcile.js';
+import { RESOURCES } from './resources.js';
+import { sweepOrphans } from './sweep.js';
+import { WorkQueue } from './work-queue.js';
+
+export interface ControllerOptions {
+  readonly client: KubeClient;
+  /** Images of the report pod's own containers. @default DEFAULT_IMAGES */
+  readonly images?: OperatorImages;
+  /** Namespaces whose reports are reconciled. @default all namespaces */
+  readonly namespaces?: readonly string[];
+  /** Reports reconciled at once. @default 4 */
+  readonly concurrency?: number;
+  /** Re-reconcile every report this often even without events (a safety net, not the mechanism). @default 600_000 */
+  readonly resyncMs?: number;
+  /** @default - none */
+  readonly metrics?: OperatorMetrics;
+  /** @default silentLogger */
+  readonly log?: Logger;
+  /** Informer watch timeout; tests shorten it. @default 300 */
+  readonly watchTimeoutSeconds?: number;
+  /** First retry delay of a failing reconcile. @default 100 */
+  readonly baseDelayMs?: number;
+  /** The reconciler's clock. @default () => new Date() */
+  readonly now?: () => Date;
+}
+
+export class Controller {
+  private readonly log: Logger;
+  private readonly queue: WorkQueue;
+  private readonly reportInformers: Informer<MustGatherReport & KubeObject>[];
+  private readonly ownedInformers: Informer[];
+  private readonly reconciler: Reconciler;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private started = false;
+
+  constructor(private readonly options: ControllerOptions) {
+    this.log = options.log ?? silentLogger;
+    const { client } = options;
+    const onError = (error: Error) => this.log.error('watch failed, retrying', { error });
+    const informerOptions = { onError, ...(options.watchTimeoutSeconds ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}) };
+    this.queue = new WorkQueue({
+      concurrency: options.concurrency ?? 4,
+      ...(options.baseDelayMs ? { baseDelayMs: options.baseDelayMs } : {}),
+      ...(options.metrics ? { observer: workQueueObserver(options.metrics) } : {}),
+      logError: (message, error) => this.log.error(message, { error }),
+    });
+    const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
+    this.reconciler = new Reconciler({
+      client, events,
+      ...(options.images ? { images: options.images } : {}),
+      ...(options.now ? { now: options.now } : {}),
+      onChanges: (key, changes) => {
+        const changed = changes.filter((c) => c.action !== 'unchanged');
+        if (changed.length > 0) this.log.info('reconciled', { report: key, changes: changed.map((c) => `${c.subject} ${c.action}`) });
+      },
+    });
+    const namespaces = options.namespaces?.length ? options.namespaces : [undefined];
+    this.reportInformers = namespaces.map((namespace) => new Informer<MustGatherReport & KubeObject>(client, RESOURCES.MustGatherReport, { ...informerOptions, ...(namespace ? { namespace } : {}) }));
+    for (const informer of this.reportInformers) {
+      informer.addHandlers({
+        onEvent: (event) => {
+          this.queue.add(objectKey(event.object));
+          this.updateReportGauge();
+        },
+      });
+    }
+    const watched = new Set(namespaces);
+    this.ownedInformers = [RESOURCES.Namespace, ...OWNED_TYPES].map((type) => new Informer(client, type, { ...informerOptions, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
+    for (const informer of this.ownedInformers) {
+      informer.addHandlers({
+        onEvent: (event) => {
+          const key = event.object.metadata.annotations?.[REPORT_ANNOTATION];
+          if (!key) return;
+          if (watched.has(undefined) || watched.has(key.slice(0, key.indexOf('/')))) this.queue.add(key);
+        },
+      });
+    }
+  }
+
+  /** Sweeps orphans, starts the watches, and reconciles until `stop()`. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const swept = await sweepOrphans(this.options.client);
+    if (swept.length > 0) this.log.info('swept orphans', { deleted: swept.map((s) => s.subject) });
+    for (const informer of [...this.reportInformers, ...this.ownedInformers]) informer.start();
+    await Promise.all([...this.reportInformers, ...this.ownedInformers].map((informer) => informer.waitForSync()));
+    this.queue.run((key) => this.reconciler.reconcile(key));
+    const resyncMs = this.options.resyncMs ?? 600_000;
+    this.resyncTimer = setInterval(() => this.enqueueAll(), resyncMs);
+    this.resyncTimer.unref();
+    this.log.info('controller started', { namespaces: this.options.namespaces?.length ? this.options.namespaces : 'all' });
+  }
+
+  /** Every known report's key, queued (what a resync does). */
+  enqueueAll(): void {
+    for (const informer of this.reportInformers) for (const report of informer.list()) this.queue.add(objectKey(report));
+  }
+
+  /** Ready once every watch has listed. */
+  isReady(): { ready: true } | { ready: false; reason: string } {
+    if (!this.started) return { ready: false, reason: 'not started (waiting for leadership?)' };
+    const pending = [...this.reportInformers, ...this.ownedInformers].filter((informer) => !informer.hasSynced()).length;
+    return pending === 0 ? { ready: true } : { ready: false, reason: `${pending} watches still listing` };
+  }
+
+  /** Stops the watches and lets in-flight reconciles finish. */
+  async stop(): Promise<void> {
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    await Promise.all([...this.reportInformers, ...this.ownedInformers].map((informer) => informer.stop()));
+    await this.queue.shutdown({ drain: true });
+    this.log.info('controller stopped');
+  }
+
+  private updateReportGauge(): void {
+    const gauge = this.options.metrics?.reports;
+    if (!gauge) return;
+    gauge.reset();
+    for (const informer of this.reportInformers) {
+      for (const report of informer.list()) {
+        for (const condition of report.status?.conditions ?? []) gauge.inc({ condition: condition.type, status: condition.status });
+      }
+    }
+  }
+}

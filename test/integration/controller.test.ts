@@ -1,0 +1,122 @@
+/**
+ * The whole operator loop against a real kube-apiserver: watches, queue and reconcile together, a crash and restart
+ * of the real `mustgather run` process, and two replicas of which only the leader works.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { reportObjectNames } from '../../constructs/report-identity.js';
+import { Controller } from '../../reconciler/controller.js';
+import type { KubeClient } from '../../reconciler/kube-client.js';
+import { LeaderElector } from '../../reconciler/leader-election.js';
+import { createMetrics } from '../../reconciler/metrics.js';
+import { mintUserFromDir } from '../../controlplane/index.js';
+import { podStatus } from '../kubelet-states.js';
+import {
+  adminClient, admitRoute, createReport, eventually, getReport, OPERATOR_USER, operatorClient, ownedObjects, setPodStatus, testNamespace,
+} from './helpers.js';
+
+let admin: KubeClient;
+let operator: KubeClient;
+
+beforeAll(async () => {
+  admin = adminClient();
+  operator = await operatorClient(admin);
+});
+
+const readyOf = (report: Awaited<ReturnType<typeof getReport>>) => report?.status?.conditions?.find((c) => c.type === 'Ready');
+
+describe('controller', () => {
+  let controller: Controller;
+  afterAll(async () => controller?.stop());
+
+  it('drives a report to Ready from watch events alone, and measures creation-to-pod latency', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    controller = new Controller({ client: operator, metrics, watchTimeoutSeconds: 30 });
+    await controller.start();
+    const namespace = await testNamespace(admin);
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = Date.now();
+      const report = await createReport(admin, namespace, `latency-${i}`, { images: ['quay.io/a/must-gather:v1'] });
+      const names = reportObjectNames(report.metadata);
+      await eventually(() => admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }), 'the pod', 30_000, 20);
+      latencies.push(Date.now() - started);
+    }
+    latencies.sort((a, b) => a - b);
+    console.log(`report created -> pod created: median ${latencies[2]} ms (min ${latencies[0]}, max ${latencies[4]}; includes waiting for the gather token)`);
+
+    const report = (await getReport(admin, namespace, 'latency-0'))!;
+    const names = reportObjectNames(report.metadata);
+    await setPodStatus(admin, names.namespace, podStatus(['quay.io/a/must-gather:v1'], { ended: ['Succeeded'], archive: 'done', serving: true }));
+    await admitRoute(admin, names.namespace, 'loop.apps.example.com');
+    const ready = await eventually(async () => {
+      const now = await getReport(admin, namespace, 'latency-0');
+      return readyOf(now)?.status === 'True' ? now : undefined;
+    }, 'Ready from watch events');
+    expect(ready?.status?.report_url).toBe('https://loop.apps.example.com/must-gather.tar.gz');
+    expect(await metrics.registry.getSingleMetricAsString('mustgather_reconcile_total')).toMatch(/result="success"/);
+    await controller.stop();
+  });
+
+  it('converges after the operator process is killed mid-apply and restarted, leaking nothing', async () => {
+    const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
+    const start = () => spawn(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0'], { stdio: 'ignore' });
+    const namespace = await testNamespace(admin);
+    let child: ChildProcess = start();
+    try {
+      const report = await createReport(admin, namespace, 'crash', { images: ['quay.io/a/must-gather:v1', 'quay.io/b/must-gather:v2'] });
+      const names = reportObjectNames(report.metadata);
+      // Kill it as soon as it starts writing: the namespace exists, the pod (last stage) does not yet.
+      await eventually(() => admin.get({ kind: 'Namespace', name: names.namespace }), 'the first write', 60_000, 10);
+      child.kill('SIGKILL');
+      const podBeforeRestart = await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' });
+      child = start();
+      await eventually(async () => readyOf(await getReport(admin, namespace, 'crash')) && (await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' })), 'convergence after restart', 60_000);
+      const objects = await ownedObjects(admin, report.metadata.uid!);
+      expect(objects.filter((o) => o.startsWith('Namespace/'))).toEqual([`Namespace/${names.namespace}`]);
+      expect(objects.filter((o) => o.startsWith('ClusterRoleBinding/'))).toHaveLength(2);
+      expect(objects).toHaveLength(12);
+      expect(podBeforeRestart === undefined || objects.includes('Pod/must-gather')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('lets only the leader of two replicas reconcile', async () => {
+    const leaseNamespace = await testNamespace(admin, 'lease');
+    const replicas = ['replica-a', 'replica-b'].map((identity) => {
+      const metrics = createMetrics({ defaultMetrics: false });
+      const replicaController = new Controller({ client: operator, metrics, watchTimeoutSeconds: 30 });
+      const elector = new LeaderElector(admin, {
+        lease: { namespace: leaseNamespace, name: 'must-gather-operator' }, identity,
+        leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 500,
+        onStartedLeading: async (signal) => {
+          await replicaController.start();
+          await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+          await replicaController.stop();
+        },
+        onError: () => undefined,
+      });
+      void elector.run();
+      return { identity, elector, metrics };
+    });
+    const reconciles = async (m: ReturnType<typeof createMetrics>) => ((await m.registry.getMetricsAsJSON()).find((x) => x.name === 'mustgather_reconcile_total')?.values ?? []).reduce((sum, v) => sum + v.value, 0);
+    try {
+      const leader = await eventually(async () => replicas.find((r) => r.elector.isLeader()), 'a leader', 15_000, 100);
+      const follower = replicas.find((r) => r !== leader)!;
+      const namespace = await testNamespace(admin);
+      await createReport(admin, namespace, 'leader', { images: ['quay.io/a/must-gather:v1'] });
+      await eventually(async () => (await reconciles(leader.metrics)) > 0, 'the leader to reconcile');
+      expect(follower.elector.isLeader()).toBe(false);
+      expect(await reconciles(follower.metrics)).toBe(0);
+
+      await leader.elector.release();
+      await eventually(async () => follower.elector.isLeader(), 'the follower to take over', 15_000, 100);
+      await createReport(admin, namespace, 'after-handover', { images: ['quay.io/a/must-gather:v1'] });
+      await eventually(async () => (await reconciles(follower.metrics)) > 0, 'the new leader to reconcile');
+    } finally {
+      await Promise.all(replicas.map((r) => r.elector.release()));
+    }
+  });
+});

@@ -1,0 +1,110 @@
+/**
+ * What the integration tests share: clients for the real API server started by the global setup, a namespace per
+ * test, the kubelet's and the router's writes, and write requests counted from the API server's audit log.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { KubeConfig } from '@kubernetes/client-node';
+import { inject } from 'vitest';
+import { renderInstall } from '../../constructs/render.js';
+import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
+import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { RESOURCES } from '../../reconciler/resources.js';
+import type { PodView } from '../../reconciler/status.js';
+import { mintUserFromDir } from '../../controlplane/index.js';
+
+export function kubeConfigFrom(path: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(path);
+  return kc;
+}
+
+/** A client acting as the cluster admin of the test control plane. */
+export function adminClient(): KubeClient {
+  return new KubeClient(kubeConfigFrom(inject('kubeconfig')));
+}
+
+export const OPERATOR_USER = 'mustgather-operator-test';
+
+/**
+ * A client for a user holding exactly the operator's ClusterRole from the install chart: the tests prove the
+ * operator works with the least privilege it ships with, and the audit log tells its writes from the test's.
+ */
+export async function operatorClient(admin: KubeClient): Promise<KubeClient> {
+  const role = renderInstall().find((m) => m.kind === 'ClusterRole')! as unknown as KubeObject;
+  await admin.apply(role, { fieldManager: 'test' });
+  await admin.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: OPERATOR_USER },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }],
+  } as KubeObject, { fieldManager: 'test' });
+  const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
+  return new KubeClient(user.kubeConfig);
+}
+
+/** A fresh namespace for one test. */
+export async function testNamespace(admin: KubeClient, prefix = 't'): Promise<string> {
+  const name = `${prefix}-${randomBytes(4).toString('hex')}`;
+  await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  return name;
+}
+
+export async function createReport(admin: KubeClient, namespace: string, name: string, spec: MustGatherReportSpec): Promise<MustGatherReport> {
+  return admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
+}
+
+export async function getReport(client: KubeClient, namespace: string, name: string): Promise<MustGatherReport | undefined> {
+  return client.get<MustGatherReport>({ kind: KIND, namespace, name });
+}
+
+/** Plays the kubelet: replaces the pod's status through the status subresource. */
+export async function setPodStatus(admin: KubeClient, namespace: string, status: NonNullable<PodView['status']>): Promise<void> {
+  await admin.patch({ kind: 'Pod', namespace, name: 'must-gather' }, { status }, { subresource: 'status' });
+}
+
+/** Plays the router: admits the route at `host`. */
+export async function admitRoute(admin: KubeClient, namespace: string, host: string): Promise<void> {
+  await admin.patch({ kind: 'Route', namespace, name: 'must-gather' }, {
+    status: { ingress: [{ host, routerName: 'default', conditions: [{ type: 'Admitted', status: 'True', lastTransitionTime: new Date().toISOString() }] }] },
+  }, { subresource: 'status' });
+}
+
+/** Polls `check` until it returns a value that is not undefined/false, or fails with the last state. */
+export async function eventually<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  stage: string;
+  responseStatus?: { code?: number };
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Write requests `username` made, as the API server's audit log recorded them (ResponseComplete stage). */
+export function auditedWrites(username: string): AuditEvent[] {
+  const path = inject('auditLogPath');
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === username && WRITE_VERBS.has(e.verb));
+}
+
+/** Every object the report owns, by `Kind/name`, cluster-wide. */
+export async function ownedObjects(admin: KubeClient, uid: string): Promise<string[]> {
+  const types = [RESOURCES.Namespace, RESOURCES.ClusterRoleBinding, RESOURCES.ServiceAccount, RESOURCES.Secret, RESOURCES.PersistentVolumeClaim, RESOURCES.Pod, RESOURCES.Service, RESOURCES.Route, RESOURCES.NetworkPolicy];
+  const lists = await Promise.all(types.map((type) => admin.list(type, { labelSelector: `mustgather.openshift.io/report-uid=${uid}` })));
+  return lists.flatMap((list) => list.items.map((o) => `${o.kind}/${o.metadata.name}`)).sort();
+}

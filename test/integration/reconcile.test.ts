@@ -1,0 +1,177 @@
+/**
+ * The reconciler against a real kube-apiserver: the test drives `reconcile(key)` itself (the controller's queue and
+ * watches are tested separately) and plays the kubelet and the router by writing pod and route status.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { MustGatherReport } from '../../constructs/report-api.js';
+import { reportObjectNames } from '../../constructs/report-identity.js';
+import type { KubeClient } from '../../reconciler/kube-client.js';
+import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
+import { podStatus } from '../kubelet-states.js';
+import {
+  adminClient, admitRoute, auditedWrites, createReport, eventually, getReport, OPERATOR_USER, operatorClient, ownedObjects,
+  setPodStatus, testNamespace,
+} from './helpers.js';
+
+const IMAGES = ['quay.io/kubevirt/must-gather:v1.5', 'quay.io/openshift/origin-must-gather:4.20'];
+
+let admin: KubeClient;
+let operator: KubeClient;
+/** A clock the tests move forward to reach deadlines without waiting for them. */
+let offsetMs = 0;
+let reconciler: Reconciler;
+
+beforeAll(async () => {
+  admin = adminClient();
+  operator = await operatorClient(admin);
+  reconciler = new Reconciler({ client: operator, now: () => new Date(Date.now() + offsetMs), pollAfterMs: 200 });
+});
+
+/** Reconciles until `until` holds, honouring requeueAfter like the queue would (bounded). */
+async function converge(key: string, until: (report: MustGatherReport | undefined) => boolean, what: string): Promise<MustGatherReport | undefined> {
+  return eventually(async () => {
+    await reconciler.reconcile(key);
+    const report = await getReport(admin, ...(key.split('/') as [string, string]));
+    return until(report) ? report ?? null : undefined;
+  }, what, 30_000, 100) as Promise<MustGatherReport | undefined>;
+}
+
+const ready = (report: MustGatherReport | undefined) => report?.status?.conditions?.find((c) => c.type === 'Ready');
+const reasonIs = (reason: string) => (report: MustGatherReport | undefined) => ready(report)?.reason === reason;
+
+async function newReport(name: string, images = IMAGES) {
+  const namespace = await testNamespace(admin);
+  const created = await createReport(admin, namespace, name, { images, deleteAfter: '30m' });
+  const key = reportKey(created);
+  const names = reportObjectNames(created.metadata);
+  await converge(key, (r) => r?.status?.conditions?.find((c) => c.type === 'Initialized')?.status === 'True', 'the pod to be created');
+  return { key, names, uid: created.metadata.uid!, namespace };
+}
+
+describe('reconcile', () => {
+  it('takes a two-image report from Pending through Gathering and Compressing to Ready, then revokes cluster-admin', async () => {
+    const { key, names, uid } = await newReport('happy');
+    const report = (await getReport(admin, ...(key.split('/') as [string, string])))!;
+    expect(report.metadata.finalizers).toContain(FINALIZER);
+    expect(await ownedObjects(admin, uid)).toEqual([
+      `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`,
+      `Namespace/${names.namespace}`, `NetworkPolicy/${names.networkPolicy}`, 'PersistentVolumeClaim/must-gather', 'Pod/must-gather',
+      'Route/must-gather', `Secret/${names.gatherTokenSecret}`, `Secret/${names.proxyCookieSecret}`, 'Service/must-gather',
+      `ServiceAccount/${names.gatherServiceAccount}`, `ServiceAccount/${names.proxyServiceAccount}`,
+    ].sort());
+    expect(ready(report)).toMatchObject({ status: 'False', reason: 'Pending' });
+    expect(report.status?.namespace).toBe(names.namespace);
+
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES, { running: true }));
+    let now = await converge(key, reasonIs('Gathering'), 'Gathering 1 of 2');
+    expect(ready(now)?.message).toContain('(1 of 2)');
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES, { ended: ['Succeeded'], running: true }));
+    now = await converge(key, (r) => ready(r)?.message.includes('(2 of 2)') ?? false, 'Gathering 2 of 2');
+    expect(now?.status?.gathers?.map((g) => g.state)).toEqual(['Succeeded', 'Running']);
+    expect(await ownedObjects(admin, uid)).toContain(`ClusterRoleBinding/${names.gatherBinding}`);
+
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES, { ended: ['Succeeded', 'Succeeded'], archive: 'running' }));
+    await converge(key, reasonIs('Compressing'), 'Compressing');
+    // Gathering is over: the cluster-admin binding and the gather token are gone at once.
+    const remaining = await eventually(async () => {
+      const objects = await ownedObjects(admin, uid);
+      return objects.includes(`ClusterRoleBinding/${names.gatherBinding}`) ? undefined : objects;
+    }, 'the gather binding to be deleted');
+    expect(remaining).not.toContain(`Secret/${names.gatherTokenSecret}`);
+    expect(remaining).toContain(`ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`);
+
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES, { ended: ['Succeeded', 'Succeeded'], archive: 'done', serving: true }));
+    await converge(key, reasonIs('ServerNotReady'), 'waiting for the router');
+    await admitRoute(admin, names.namespace, 'mg.apps.example.com');
+    const done = await converge(key, reasonIs('ArchiveReady'), 'Ready');
+    expect(ready(done)?.status).toBe('True');
+    expect(done?.status?.report_url).toBe('https://mg.apps.example.com/must-gather.tar.gz');
+    expect(done?.status?.archive).toMatchObject({ sizeBytes: 123456 });
+    const readyAt = Date.parse(ready(done)!.lastTransitionTime);
+    expect(Date.parse(done!.status!.expiresAt!)).toBe(readyAt + 30 * 60_000);
+    expect(done?.status?.observedGeneration).toBe(done?.metadata.generation);
+  });
+
+  it('makes zero write requests once a report is Ready (counted in the audit log)', async () => {
+    const { key, names } = await newReport('idempotent', IMAGES.slice(0, 1));
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true }));
+    await admitRoute(admin, names.namespace, 'idem.apps.example.com');
+    await converge(key, reasonIs('ArchiveReady'), 'Ready');
+    await reconciler.reconcile(key); // settle
+    const before = await eventually(async () => {
+      const first = auditedWrites(OPERATOR_USER).length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return auditedWrites(OPERATOR_USER).length === first ? first : undefined;
+    }, 'the audit log to settle');
+    for (let i = 0; i < 5; i++) await reconciler.reconcile(key);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const writes = auditedWrites(OPERATOR_USER).slice(before);
+    expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource}/${w.objectRef?.name}`)).toEqual([]);
+  });
+
+  it('reports each failure from the pod status that causes it', async () => {
+    const { key, names } = await newReport('failures');
+    const cases: [Parameters<typeof podStatus>[1], string, string][] = [
+      [{ unschedulable: '0/3 nodes are available: 3 Insufficient memory.' }, 'Unschedulable', 'Insufficient memory'],
+      [{ unschedulable: '0/1 nodes are available: pod has unbound immediate PersistentVolumeClaims.' }, 'StorageUnavailable', 'not bound'],
+      [{ waitingGather: { index: 1, reason: 'ErrImagePull', message: 'manifest unknown' } }, 'ImagePullFailed', IMAGES[0]!],
+      [{ ended: ['Failed'], running: true }, 'GatherFailed', 'exit code 3'],
+      [{ ended: ['TimedOut'], running: true }, 'TimedOut', 'timed out'],
+      [{ ended: ['Succeeded', 'Succeeded'], archive: 'failed' }, 'ArchiveFailed', 'compress step failed'],
+    ];
+    for (const [stage, reason, words] of cases) {
+      await setPodStatus(admin, names.namespace, podStatus(IMAGES, stage));
+      const report = await converge(key, reasonIs(reason), reason);
+      expect(ready(report)?.message).toContain(words);
+    }
+  });
+
+  it('deletes the report deleteAfter after Ready, and leaves nothing behind', async () => {
+    const { key, names, uid } = await newReport('expiry', IMAGES.slice(0, 1));
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true }));
+    await admitRoute(admin, names.namespace, 'exp.apps.example.com');
+    const done = await converge(key, reasonIs('ArchiveReady'), 'Ready');
+    const result = await reconciler.reconcile(key);
+    const expiresIn = Date.parse(done!.status!.expiresAt!) - Date.now();
+    expect(result.requeueAfter).toBeGreaterThan(expiresIn - 5_000);
+    expect(result.requeueAfter).toBeLessThanOrEqual(expiresIn + 1_000);
+    offsetMs = 31 * 60_000;
+    try {
+      await converge(key, (r) => r === undefined, 'the report to be deleted');
+    } finally {
+      offsetMs = 0;
+    }
+    await eventually(async () => (await ownedObjects(admin, uid)).length === 0, 'every owned object to be gone', 60_000, 500);
+  });
+
+  it('cleans everything up when a report is deleted mid-gather', async () => {
+    const { key, names, uid } = await newReport('deleted');
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES, { running: true }));
+    await converge(key, reasonIs('Gathering'), 'Gathering');
+    const [namespace, name] = key.split('/') as [string, string];
+    await admin.delete({ kind: 'MustGatherReport', namespace, name });
+    await converge(key, (r) => r === undefined, 'the finalizer to release the report');
+    expect(await ownedObjects(admin, uid)).toEqual([]);
+  });
+
+  it('repairs what someone edits or deletes', async () => {
+    const { key, names, uid } = await newReport('repair');
+    await admin.delete({ kind: 'Service', namespace: names.namespace, name: 'must-gather' });
+    await admin.patch({ kind: 'Route', namespace: names.namespace, name: 'must-gather' }, { metadata: { labels: { 'mustgather.openshift.io/report-uid': null } } });
+    await admin.patch({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }, { spec: { ingress: [{}] } });
+    await reconciler.reconcile(key);
+    const objects = await ownedObjects(admin, uid);
+    expect(objects).toContain('Service/must-gather');
+    expect(objects).toContain('Route/must-gather');
+    const policy = await admin.get({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }) as any;
+    expect(policy.spec.ingress).toEqual([{ ports: [{ port: 8443, protocol: 'TCP' }] }]);
+
+    await admin.delete({ kind: 'Namespace', name: names.namespace });
+    await converge(key, () => true, 'a reconcile');
+    await eventually(async () => {
+      await reconciler.reconcile(key).catch(() => undefined);
+      const ns = await admin.get({ kind: 'Namespace', name: names.namespace });
+      return ns && !ns.metadata.deletionTimestamp && (await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }));
+    }, 'the namespace and pod to be re-created', 60_000, 500);
+  });
+});

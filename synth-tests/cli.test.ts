@@ -72,3 +72,17 @@ describe('mustgather install', () => {
     expect(objects.find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].image).toBe('r.io/op:v9');
   });
 });
+
+describe('npx cdk8s synth', () => {
+  it('renders every example report and the install chart through cdk8s.yaml', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cdk8s-'));
+    try {
+      const result = spawnSync('npx', ['cdk8s', 'synth', '--output', dir], { encoding: 'utf8' });
+      expect(result.status, result.stderr).toBe(0);
+      const files = readdirSync(dir).sort();
+      expect(files).toEqual(['install.k8s.yaml', 'report-report.k8s.yaml']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -3,7 +3,6 @@
  * test, the kubelet's and the router's writes, and write requests counted from the API server's audit log.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { renderInstall } from '../../constructs/render.js';
@@ -11,7 +10,7 @@ import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherRep
 import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
 import { RESOURCES } from '../../reconciler/resources.js';
 import type { PodView } from '../../reconciler/status.js';
-import { mintUserFromDir } from '../../controlplane/index.js';
+import { type AuditEvent, mintUserFromDir, readAuditEvents } from '../../controlplane/index.js';
 
 export function kubeConfigFrom(path: string): KubeConfig {
   const kc = new KubeConfig();
@@ -85,21 +84,11 @@ export async function eventually<T>(check: () => Promise<T | undefined | false>,
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-export interface AuditEvent {
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
-  stage: string;
-  responseStatus?: { code?: number };
-}
-
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
 
 /** Write requests `username` made, as the API server's audit log recorded them (ResponseComplete stage). */
-export function auditedWrites(username: string): AuditEvent[] {
-  const path = inject('auditLogPath');
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as AuditEvent)
-    .filter((e) => e.stage === 'ResponseComplete' && e.user.username === username && WRITE_VERBS.has(e.verb));
+export async function auditedWrites(username: string): Promise<AuditEvent[]> {
+  return readAuditEvents(inject('auditLogPath'), (e) => e.stage === 'ResponseComplete' && e.user.username === username && WRITE_VERBS.has(e.verb));
 }
 
 /** Every object the report owns, by `Kind/name`, cluster-wide. */

@@ -99,13 +99,13 @@ describe('reconcile', () => {
     await converge(key, reasonIs('ArchiveReady'), 'Ready');
     await reconciler.reconcile(key); // settle
     const before = await eventually(async () => {
-      const first = auditedWrites(OPERATOR_USER).length;
+      const first = (await auditedWrites(OPERATOR_USER)).length;
       await new Promise((resolve) => setTimeout(resolve, 300));
-      return auditedWrites(OPERATOR_USER).length === first ? first : undefined;
+      return (await auditedWrites(OPERATOR_USER)).length === first ? first : undefined;
     }, 'the audit log to settle');
     for (let i = 0; i < 5; i++) await reconciler.reconcile(key);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const writes = auditedWrites(OPERATOR_USER).slice(before);
+    const writes = (await auditedWrites(OPERATOR_USER)).slice(before);
     expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource}/${w.objectRef?.name}`)).toEqual([]);
   });
 
@@ -127,6 +127,7 @@ describe('reconcile', () => {
   });
 
   it('deletes the report deleteAfter after Ready, and leaves nothing behind', async () => {
+    const writesBefore = (await auditedWrites(OPERATOR_USER)).length;
     const { key, names, uid } = await newReport('expiry', IMAGES.slice(0, 1));
     await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true }));
     await admitRoute(admin, names.namespace, 'exp.apps.example.com');
@@ -142,6 +143,10 @@ describe('reconcile', () => {
       offsetMs = 0;
     }
     await eventually(async () => (await ownedObjects(admin, uid)).length === 0, 'every owned object to be gone', 60_000, 500);
+    const lifecycle = (await auditedWrites(OPERATOR_USER)).slice(writesBefore);
+    const byVerb = lifecycle.reduce<Record<string, number>>((counts, w) => ({ ...counts, [w.verb]: (counts[w.verb] ?? 0) + 1 }), {});
+    console.log(`write requests for one report's whole lifecycle (create -> Ready -> expired -> gone): ${lifecycle.length} ${JSON.stringify(byVerb)}`);
+    expect(lifecycle.length).toBeGreaterThan(0);
   });
 
   it('cleans everything up when a report is deleted mid-gather', async () => {

@@ -13,17 +13,13 @@ import type { EventRecorder } from './events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
 import { OWNED_TYPES, ownedSelector, prune, type PruneEntry } from './prune.js';
 import { RESOURCES } from './resources.js';
+import type { ReconcileResult } from './work-queue.js';
 import { type ClaimView, computeStatus, type PodView, type RouteView, type StatusResult } from './status.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
-
-export interface ReconcileResult {
-  /** Come back after this many milliseconds (a deadline, or a wait for something without a watch). */
-  readonly requeueAfter?: number;
-}
 
 export interface ReconcilerOptions {
   readonly client: KubeClient;

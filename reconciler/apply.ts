@@ -72,7 +72,10 @@ export async function applyObject(client: KubeClient, desired: KubeObject, live:
   if (live && isSubset(comparable(desired), live)) return { ref, subject, action: 'unchanged', live };
   if (live && createOnly) return { ref, subject, action: 'kept', live };
   try {
-    const result = await client.apply(desired, { fieldManager: options.fieldManager, force: true });
+    // A create-only object is POSTed: applying it would need `patch` on it, a permission the operator does not hold.
+    const result = createOnly
+      ? await client.create(desired, { fieldManager: options.fieldManager })
+      : await client.apply(desired, { fieldManager: options.fieldManager, force: true });
     return { ref, subject, action: live ? 'configured' : 'created', live: result };
   } catch (err) {
     throw new Error(`${subject}: apply failed: ${(err as Error).message}`, { cause: err });

@@ -189,10 +189,10 @@ export class KubeClient {
     });
   }
 
-  async create<T = KubeObject>(object: KubeObject): Promise<T> {
-    const type = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
-    const path = objectPath(type);
-    return this.request<T>('POST', path.slice(0, path.lastIndexOf('/')), { body: object, subject: refString(type) });
+  async create<T = KubeObject>(object: KubeObject, options: { fieldManager?: string } = {}): Promise<T> {
+    const ref = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
+    const path = objectPath(ref);
+    return this.request<T>('POST', path.slice(0, path.lastIndexOf('/')), { body: object, query: { fieldManager: options.fieldManager }, subject: refString(ref) });
   }
 
   /** Patches an object (or its `status` subresource). */

@@ -1,0 +1,319 @@
+/**
+ * `npm run bench`: the report pod's data path against the obvious alternatives, measured in one run on this machine.
+ *
+ *  - archive: `createArchive` vs GNU `tar -czf` (same gzip level 6) vs `tar -cf - | pigz` (all cores), on a ~1 GiB
+ *    must-gather-like tree (cached under ~/.cache/mustgather/bench; warm page cache for all three, each output
+ *    fsynced as ours is);
+ *  - serve: `mustgather serve` vs nginx (sendfile on, Debian's nginx-light) for 1 and 8 concurrent downloads of the
+ *    same archive, the load made by curl processes writing to /dev/null.
+ *
+ * Targets: archive throughput >= 0.9x tar|pigz, size within 2% of tar -czf, serve within 10% of nginx. Everything
+ * listens on 127.0.0.1 only; every loop is bounded.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync, symlinkSync } from 'node:fs';
+import { createServer, get } from 'node:http';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createArchive } from '../datapath/archive.js';
+
+const BENCH_VERSION = 1;
+const TREE_BYTES = 1024 ** 3;
+const MiB = 1024 * 1024;
+
+// ---------- the data: a must-gather-like tree ----------
+
+/** mulberry32: fast, seeded, good enough to make text that compresses like logs and not like repetition. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WORDS = ('reconcile sync watch pod node volume claim route service endpoint secret configmap lease update patch create delete ' +
+  'timeout retry backoff ready pending running failed scheduled pulled started killing probe liveness readiness network ' +
+  'ovn kube apiserver etcd scheduler controller manager operator kubelet crio image layer manifest digest cache quota').split(' ');
+
+class TextMaker {
+  readonly next: () => number;
+  constructor(seed: number) {
+    this.next = random(seed);
+  }
+
+  pick<T>(list: readonly T[]): T {
+    return list[Math.floor(this.next() * list.length)]!;
+  }
+
+  hex(length: number): string {
+    let s = '';
+    while (s.length < length) s += Math.floor(this.next() * 0xffffffff).toString(16).padStart(8, '0');
+    return s.slice(0, length);
+  }
+
+  logLine(time: number, component: string): string {
+    const level = this.next() < 0.85 ? 'I' : this.next() < 0.7 ? 'W' : 'E';
+    const words = Array.from({ length: 3 + Math.floor(this.next() * 6) }, () => this.pick(WORDS)).join(' ');
+    return `${new Date(time).toISOString()} ${level} ${component}: ${words} ns=${this.pick(NAMESPACES)} uid=${this.hex(8)}-${this.hex(4)} ` +
+      `took=${Math.floor(this.next() * 5000)}ms ip=10.${Math.floor(this.next() * 255)}.${Math.floor(this.next() * 255)}.${Math.floor(this.next() * 255)}\n`;
+  }
+
+  yaml(name: string, namespace: string): string {
+    let s = `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\n  namespace: ${namespace}\n  uid: ${this.hex(8)}-${this.hex(4)}-${this.hex(4)}-${this.hex(12)}\n` +
+      `  resourceVersion: "${Math.floor(this.next() * 1e8)}"\n  labels:\n    app: ${name.split('-')[0]}\n    pod-template-hash: ${this.hex(10)}\nspec:\n  containers:\n`;
+    const containers = 1 + Math.floor(this.next() * 6);
+    for (let c = 0; c < containers; c++) {
+      s += `  - name: ${this.pick(WORDS)}-${c}\n    image: quay.io/openshift/${this.pick(WORDS)}@sha256:${this.hex(64)}\n    env:\n`;
+      for (let e = 0; e < 5 + this.next() * 20; e++) s += `    - name: ${this.pick(WORDS).toUpperCase()}_${e}\n      value: "${this.hex(Math.floor(this.next() * 40))}"\n`;
+    }
+    return `${s}status:\n  phase: Running\n  podIP: 10.128.${Math.floor(this.next() * 255)}.${Math.floor(this.next() * 255)}\n`;
+  }
+}
+
+const NAMESPACES = Array.from({ length: 40 }, (_, i) => `openshift-${WORDS[i % WORDS.length]}${i >= WORDS.length ? i : ''}`);
+
+/** Writes the tree unless a complete one is cached; returns its root. */
+function benchTree(): string {
+  const cache = join(homedir(), '.cache', 'mustgather', 'bench', `tree-v${BENCH_VERSION}`);
+  if (existsSync(join(cache, '.complete'))) return cache;
+  rmSync(cache, { recursive: true, force: true });
+  console.log(`generating a ${TREE_BYTES / MiB} MiB must-gather-like tree in ${cache} (once; cached) ...`);
+  const maker = new TextMaker(42);
+  let written = 0;
+  const writeFile = (path: string, produce: (write: (s: string) => void) => void): void => {
+    const fd = openSync(path, 'w');
+    let buffer = '';
+    produce((s) => {
+      buffer += s;
+      if (buffer.length >= MiB) {
+        written += writeSync(fd, buffer);
+        buffer = '';
+      }
+    });
+    written += writeSync(fd, buffer);
+    closeSync(fd);
+  };
+  // Many small files: ~30% of the bytes, in namespaces/<ns>/pods/<pod>/.
+  for (const [g, image] of ['quay.io-openshift-origin-must-gather', 'quay.io-kubevirt-must-gather'].entries()) {
+    const gather = join(cache, `0${g + 1}-${image}`);
+    for (let p = 0; written < TREE_BYTES * 0.3 * (g + 1) / 2 && p < 100_000; p++) {
+      const namespace = NAMESPACES[p % NAMESPACES.length]!;
+      const pod = `${maker.pick(WORDS)}-${maker.hex(10)}-${maker.hex(5)}`;
+      const dir = join(gather, 'namespaces', namespace, 'pods', pod);
+      mkdirSync(join(dir, 'logs'), { recursive: true });
+      writeFile(join(dir, `${pod}.yaml`), (w) => w(maker.yaml(pod, namespace)));
+      writeFile(join(dir, 'logs', 'current.log'), (w) => {
+        const lines = Math.floor(maker.next() * 200);
+        for (let l = 0, t = Date.UTC(2024, 4, 1); l < lines; l++, t += 137) w(maker.logLine(t, pod));
+      });
+    }
+    symlinkSync('namespaces', join(gather, 'ns-link'));
+  }
+  // Some large logs: the rest, 8 node journals.
+  const nodes = join(cache, '01-quay.io-openshift-origin-must-gather', 'nodes');
+  const perNode = (TREE_BYTES - written) / 8;
+  for (let n = 0; n < 8; n++) {
+    mkdirSync(join(nodes, `worker-${n}`), { recursive: true });
+    const target = written + perNode;
+    writeFile(join(nodes, `worker-${n}`, 'journal.log'), (w) => {
+      for (let t = Date.UTC(2024, 4, 1), pending = 0; written + pending < target; t += 11) {
+        const line = maker.logLine(t, `kubelet[${1000 + n}]`);
+        pending += line.length;
+        w(line);
+        if (pending >= MiB) pending = 0;
+      }
+    });
+  }
+  writeFileSync(join(cache, '.complete'), '');
+  return cache;
+}
+
+function treeStats(root: string): { bytes: number; files: number } {
+  let bytes = 0;
+  let files = 0;
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) visit(join(dir, entry.name));
+      else if (entry.isFile() && entry.name !== '.complete') {
+        bytes += statSync(join(dir, entry.name)).size;
+        files++;
+      }
+    }
+  };
+  visit(root);
+  return { bytes, files };
+}
+
+// ---------- tools ----------
+
+function have(command: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** pigz, nginx and curl from Debian when missing (as root), or how to get them. */
+function ensureTools(): boolean {
+  const missing = [['pigz', 'pigz'], ['nginx', 'nginx-light'], ['curl', 'curl']].filter(([command]) => !have(command!) && !existsSync(`/usr/sbin/${command}`));
+  if (missing.length === 0) return true;
+  const packages = missing.map(([, pkg]) => pkg!);
+  if (process.getuid?.() !== 0) {
+    console.error(`missing ${packages.join(', ')}: run "sudo apt-get install -y ${packages.join(' ')}" and try again`);
+    return false;
+  }
+  console.log(`installing ${packages.join(' ')} ...`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', ...packages], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  return true;
+}
+
+function timed(run: () => void): number {
+  const started = performance.now();
+  run();
+  return (performance.now() - started) / 1000;
+}
+
+async function timedAsync(run: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await run();
+  return (performance.now() - started) / 1000;
+}
+
+// ---------- serve ----------
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((done) => get(url, (res) => done(Boolean(res.resume()) && res.statusCode === 200)).on('error', () => done(false)));
+    if (ok) return;
+    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url}: no answer within 10 s`);
+}
+
+/** Bytes per second for `clients` curl processes each fetching `url` `rounds` times over one connection. */
+async function load(url: string, clients: number, rounds: number): Promise<number> {
+  let bytes = 0;
+  const seconds = await timedAsync(() => Promise.all(Array.from({ length: clients }, () => new Promise<void>((done, fail) => {
+    const args = ['-s', '-w', '%{size_download}\\n'];
+    for (let r = 0; r < rounds; r++) args.push('-o', '/dev/null', url);
+    const curl = spawn('curl', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    curl.stdout.on('data', (c: Buffer) => (out += c));
+    curl.on('close', (code) => {
+      if (code !== 0) return fail(new Error(`curl exited with ${code}`));
+      bytes += out.trim().split('\n').reduce((sum, n) => sum + Number(n), 0);
+      done();
+    });
+  }))));
+  return bytes / seconds;
+}
+
+async function benchServe(dir: string, work: string, size: number): Promise<{ server: string; clients: number; mbps: number }[]> {
+  const [oursPort, nginxPort] = [await freePort(), await freePort()];
+  const nginxDir = join(work, 'nginx');
+  mkdirSync(nginxDir);
+  writeFileSync(join(nginxDir, 'nginx.conf'), [
+    process.getuid?.() === 0 ? 'user root;' : '',
+    'worker_processes auto;', 'daemon off;', `pid ${nginxDir}/nginx.pid;`, `error_log ${nginxDir}/error.log;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000;',
+    `  client_body_temp_path ${nginxDir}/body; proxy_temp_path ${nginxDir}/proxy; fastcgi_temp_path ${nginxDir}/fastcgi;`,
+    `  uwsgi_temp_path ${nginxDir}/uwsgi; scgi_temp_path ${nginxDir}/scgi;`,
+    `  server { listen 127.0.0.1:${nginxPort}; root ${dir}; }`,
+    '}',
+  ].join('\n'));
+  const servers: [string, ChildProcess, number][] = [
+    ['mustgather serve', spawn(process.execPath, ['--import', 'tsx', resolve('bin/mustgather.ts'), 'serve', '--dir', dir, '--port', String(oursPort)], { stdio: 'ignore' }), oursPort],
+    ['nginx', spawn(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-c', join(nginxDir, 'nginx.conf'), '-p', nginxDir], { stdio: 'inherit' }), nginxPort],
+  ];
+  const rows: { server: string; clients: number; mbps: number }[] = [];
+  try {
+    for (const [, child, port] of servers) await waitForHttp(`http://127.0.0.1:${port}/must-gather.tar.gz`, child);
+    // About 4 GiB per measurement, at least 2 rounds per client; both servers measured alternately, best of 3.
+    for (const clients of [1, 8]) {
+      const rounds = Math.max(2, Math.ceil((4 * 1024 ** 3) / size / clients));
+      const best = new Map<string, number>();
+      for (let trial = 0; trial < 3; trial++) {
+        for (const [name, , port] of servers) {
+          const rate = await load(`http://127.0.0.1:${port}/must-gather.tar.gz`, clients, rounds);
+          best.set(name, Math.max(best.get(name) ?? 0, rate));
+        }
+      }
+      for (const [name] of servers) rows.push({ server: name, clients, mbps: best.get(name)! / 1e6 });
+    }
+  } finally {
+    for (const [, child] of servers) child.kill('SIGTERM');
+    await Promise.all(servers.map(([, child]) => (child.exitCode === null ? new Promise((r) => child.once('exit', r)) : undefined)));
+  }
+  return rows;
+}
+
+// ---------- main ----------
+
+async function main(): Promise<number> {
+  if (!ensureTools()) return 1;
+  const tree = benchTree();
+  const { bytes, files } = treeStats(tree);
+  const work = mkdtempSync(join(tmpdir(), 'mustgather-bench-'));
+  try {
+    console.log(`tree: ${(bytes / MiB).toFixed(0)} MiB in ${files} files; warming the page cache ...`);
+    execFileSync('sh', ['-c', `tar -C '${tree}' -cf - . | cat > /dev/null`]);
+    const ours = join(work, 'must-gather.tar.gz');
+    const tarGz = join(work, 'tar.tar.gz');
+    const pigzGz = join(work, 'pigz.tar.gz');
+    const results = [
+      { tool: 'mustgather archive', seconds: await timedAsync(() => createArchive({ source: tree, output: ours, onWarning: () => undefined })), file: ours },
+      // Ours fsyncs its output before it reports (the pod may go away next): so do the others, with sync FILE.
+      { tool: 'tar -czf', seconds: timed(() => execFileSync('sh', ['-c', `tar -C '${tree}' -czf '${tarGz}' . && sync '${tarGz}'`])), file: tarGz },
+      { tool: 'tar -cf - | pigz', seconds: timed(() => execFileSync('sh', ['-c', `tar -C '${tree}' -cf - . | pigz -6 > '${pigzGz}' && sync '${pigzGz}'`])), file: pigzGz },
+    ].map((r) => ({ ...r, mbps: bytes / r.seconds / 1e6, size: statSync(r.file).size }));
+
+    console.log(`\narchive: ${(bytes / MiB).toFixed(0)} MiB in ${files} files, ${process.env.UV_THREADPOOL_SIZE ?? 4} libuv threads, gzip level 6`);
+    console.log(`  ${'tool'.padEnd(20)} ${'seconds'.padStart(8)} ${'MB/s in'.padStart(9)} ${'size MiB'.padStart(9)} ${'ratio'.padStart(6)}`);
+    for (const r of results) {
+      console.log(`  ${r.tool.padEnd(20)} ${r.seconds.toFixed(2).padStart(8)} ${r.mbps.toFixed(1).padStart(9)} ${(r.size / MiB).toFixed(1).padStart(9)} ${(bytes / r.size).toFixed(2).padStart(6)}`);
+    }
+    const [mine, tar, pigz] = results as [typeof results[0], typeof results[0], typeof results[0]];
+
+    const serveDir = join(work, 'serve');
+    mkdirSync(serveDir, { mode: 0o755 });
+    execFileSync('mv', [ours, join(serveDir, 'must-gather.tar.gz')]);
+    const serveRows = await benchServe(serveDir, work, mine.size);
+    console.log(`\nserve: must-gather.tar.gz, ${(mine.size / MiB).toFixed(1)} MiB, curl clients on 127.0.0.1 (best of 3)`);
+    console.log(`  ${'server'.padEnd(18)} ${'clients'.padStart(7)} ${'MB/s'.padStart(9)}`);
+    for (const r of serveRows) console.log(`  ${r.server.padEnd(18)} ${String(r.clients).padStart(7)} ${r.mbps.toFixed(0).padStart(9)}`);
+
+    const rate = (server: string, clients: number) => serveRows.find((r) => r.server === server && r.clients === clients)!.mbps;
+    const checks: [string, number, string, boolean][] = [
+      ['archive throughput, ours / tar|pigz', mine.mbps / pigz.mbps, '>= 0.90', mine.mbps / pigz.mbps >= 0.9],
+      ['archive throughput, ours / tar -czf', mine.mbps / tar.mbps, '(info)', true],
+      ['archive size, ours / tar -czf', mine.size / tar.size, '<= 1.02', mine.size / tar.size <= 1.02],
+      ['serve 1 client, ours / nginx', rate('mustgather serve', 1) / rate('nginx', 1), '>= 0.90', rate('mustgather serve', 1) / rate('nginx', 1) >= 0.9],
+      ['serve 8 clients, ours / nginx', rate('mustgather serve', 8) / rate('nginx', 8), '>= 0.90', rate('mustgather serve', 8) / rate('nginx', 8) >= 0.9],
+    ];
+    console.log('\nratios:');
+    for (const [what, value, target, ok] of checks) console.log(`  ${what.padEnd(38)} ${value.toFixed(3).padStart(6)}x  target ${target.padEnd(8)} ${ok ? 'OK' : 'MISSED'}`);
+    return 0;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+process.exitCode = await main();

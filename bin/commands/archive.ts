@@ -1,0 +1,44 @@
+import { writeFileSync } from 'node:fs';
+import { ARCHIVE_DEFAULTS, createArchive, formatArchiveResult } from '../../datapath/archive.js';
+import { parseCommandArgs, UsageError } from '../usage.js';
+
+const HELP = `Usage: mustgather archive --source DIR --output FILE [--termination-log FILE] [--level N]
+
+In the report pod, after the gathers: compresses every directory under DIR into FILE (entries under must-gather/),
+writes FILE.sha256 (sha256sum -c format) and the result as one JSON line to the termination log
+({"sizeBytes":..,"sha256":"..","files":..,"warnings":..,"gathers":[{"index":..,"state":"..","exitCode":..}]}).
+  --source DIR             the gathered data, one directory per image
+  --output FILE            the archive (written to a temporary file, renamed when complete)
+  --termination-log FILE   default $MUST_GATHER_TERMINATION_LOG or /dev/termination-log
+  --level N                gzip level 1-9 (default ${ARCHIVE_DEFAULTS.level})
+Files that vanish or change while archived are warnings, not failures.`;
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandArgs(args, {
+    source: { type: 'string' },
+    output: { type: 'string' },
+    'termination-log': { type: 'string', default: process.env.MUST_GATHER_TERMINATION_LOG ?? '/dev/termination-log' },
+    level: { type: 'string', default: String(ARCHIVE_DEFAULTS.level) },
+  }, HELP);
+  if (!parsed) return 0;
+  const { source, output, level } = parsed.values;
+  if (!source || !output) throw new UsageError('--source and --output are required');
+  if (!/^[1-9]$/.test(level)) throw new UsageError(`--level must be 1-9, not "${level}"`);
+  const started = performance.now();
+  const summary = await createArchive({ source, output, level: Number(level) });
+  const seconds = (performance.now() - started) / 1000;
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+  console.log(
+    `archived ${summary.files} files (${mib(summary.bytesIn)} MiB) into ${output} (${mib(summary.sizeBytes)} MiB, ${summary.members} gzip members) ` +
+      `in ${seconds.toFixed(1)} s, ${mib(summary.bytesIn / seconds)} MiB/s; sha256 ${summary.sha256}` +
+      (summary.warnings > 0 ? `; ${summary.warnings} warnings` : ''),
+  );
+  const message = formatArchiveResult(summary);
+  try {
+    writeFileSync(parsed.values['termination-log'], message);
+  } catch (err) {
+    // Outside a pod there may be no termination log: the archive is made, say where the result went.
+    console.error(`warning: cannot write the termination log ${parsed.values['termination-log']} (${(err as NodeJS.ErrnoException).code}); result: ${message}`);
+  }
+  return 0;
+}

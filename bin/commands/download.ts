@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import type { RequestOptions } from 'node:https';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { parseDuration } from '../../constructs/duration.js';
+import type { MustGatherReport } from '../../constructs/report-api.js';
+import { downloadArchive, formatProgress, waitForReady } from '../../datapath/download.js';
+import { parseCommandArgs, UsageError } from '../usage.js';
+
+const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--certificate-authority FILE] [--insecure-skip-tls-verify]
+
+Waits for the MustGatherReport REPORT to be Ready, then downloads its archive from status.report_url with the current
+context's bearer token (the report's proxy admits cluster admins only), resuming an interrupted download, and
+verifies it against status.archive.sha256.
+  -n, --namespace NS               the report's namespace (default: the context's)
+  -o, --output FILE                default must-gather-NAMESPACE-REPORT.tar.gz
+      --timeout D                  how long to wait for Ready (default 30m)
+      --certificate-authority FILE trust this CA for the report URL (the route's, usually the ingress CA)
+      --insecure-skip-tls-verify   do not verify the report URL's certificate
+Gather failures do not stop the wait: the archive holds whatever the gathers collected.`;
+
+const API = { group: 'mustgather.openshift.io', version: 'v1alpha1', plural: 'mustgatherreports' } as const;
+
+export async function run(args: string[]): Promise<number> {
+  const parsed = parseCommandArgs(args, {
+    namespace: { type: 'string', short: 'n' },
+    output: { type: 'string', short: 'o' },
+    timeout: { type: 'string', default: '30m' },
+    'certificate-authority': { type: 'string' },
+    'insecure-skip-tls-verify': { type: 'boolean', default: false },
+  }, HELP, true);
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  if (positionals.length !== 1) throw new UsageError('expected exactly one report name');
+  const name = positionals[0]!;
+  const timeoutMs = parseDuration(values.timeout);
+  if (timeoutMs === undefined) throw new UsageError(`--timeout must be a duration such as 30m, not "${values.timeout}"`);
+  const ca = values['certificate-authority'] === undefined ? undefined : readCa(values['certificate-authority']);
+
+  const kc = new KubeConfig();
+  kc.loadFromDefault();
+  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const token = await bearerToken(kc);
+  const api = kc.makeApiClient(CustomObjectsApi);
+  const reportRef = `${namespace}/${name}`;
+
+  const status = new StatusLine(process.stderr);
+  const report = await waitForReady({
+    reportRef,
+    timeoutMs,
+    readReport: async () => {
+      try {
+        return (await api.getNamespacedCustomObject({ ...API, namespace, name })) as MustGatherReport;
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return undefined;
+        throw err;
+      }
+    },
+    onStatus: (line) => status.show(`${reportRef}: ${line}`),
+  });
+  status.done(`${reportRef}: Ready, ${report.status.report_url}`);
+
+  const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;
+  const started = Date.now();
+  let firstByte: number | undefined;
+  const result = await downloadArchive({
+    url: report.status.report_url,
+    output,
+    token,
+    expectedSha256: report.status.archive?.sha256,
+    ca,
+    insecure: values['insecure-skip-tls-verify'],
+    onProgress: ({ received, total, resumedFrom }) => {
+      firstByte ??= resumedFrom;
+      const seconds = (Date.now() - started) / 1000;
+      status.show(formatProgress(received, total, seconds > 0 ? (received - firstByte) / seconds : 0), 'progress');
+    },
+  });
+  status.done(`saved ${result.path} (${result.bytes} bytes, sha256 ${result.sha256}${report.status.archive?.sha256 ? ' verified' : ''})`);
+  return 0;
+}
+
+function readCa(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`--certificate-authority ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** The context's bearer token (static, exec plugin or auth provider, as client-node resolves it). */
+async function bearerToken(kc: KubeConfig): Promise<string> {
+  const options: RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const authorization = (options.headers as Record<string, string> | undefined)?.Authorization;
+  if (authorization?.startsWith('Bearer ')) return authorization.slice('Bearer '.length);
+  const how = kc.getCurrentUser()?.certData || kc.getCurrentUser()?.certFile ? 'authenticates with a client certificate' : 'has no token';
+  throw new UsageError(
+    `the context "${kc.getCurrentContext()}" ${how}, but the report's oauth-proxy accepts only bearer tokens: ` +
+      'log in with "oc login" (then "oc whoami -t" prints the token) as a cluster admin',
+  );
+}
+
+/**
+ * One live status line on stderr: rewritten in place on a terminal (at most 10 times a second), printed only when it
+ * changes otherwise (progress at most every 5 s) so logs stay readable.
+ */
+class StatusLine {
+  #last = '';
+  #lastAt = 0;
+
+  constructor(private readonly out: NodeJS.WriteStream) {}
+
+  show(line: string, kind: 'status' | 'progress' = 'status'): void {
+    const now = Date.now();
+    if (this.out.isTTY) {
+      if (now - this.#lastAt < 100 && kind === 'progress') return;
+      this.out.write(`\r\x1b[K${line.slice(0, (this.out.columns || 120) - 1)}`);
+    } else {
+      if (line === this.#last || (kind === 'progress' && now - this.#lastAt < 5000)) return;
+      this.out.write(`${line}\n`);
+    }
+    this.#last = line;
+    this.#lastAt = now;
+  }
+
+  done(line: string): void {
+    this.out.write(this.out.isTTY ? `\r\x1b[K${line}\n` : `${line}\n`);
+    this.#last = '';
+    this.#lastAt = 0;
+  }
+}

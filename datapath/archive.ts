@@ -1,0 +1,445 @@
+/**
+ * The compress step of the report pod: every gathered directory into one `must-gather.tar.gz`, its checksum beside it
+ * and the facts the reconciler publishes in the termination message.
+ *
+ * Throughput is the point (gathers can write gigabytes, and the report is not Ready until this ends), memory is capped
+ * (the container has 512Mi): the tar stream is cut into chunks of `chunkBytes`, each compressed on its own as a
+ * separate gzip member by zlib's asynchronous API, which runs in libuv's threadpool, so every core compresses while the
+ * main thread reads the next chunk. Concatenated gzip members are one valid gzip file (RFC 1952 section 2.2; GNU tar,
+ * gzip, zcat, Python and Go readers all accept them). Each member starts with an empty dictionary: with 4 MiB chunks
+ * that costs about 0.1% of size.
+ *
+ * The tar format is node-tar's ({@link Header}, {@link Pax}: ustar with pax extended headers for long or non-ASCII
+ * names and big sizes); the walk and the reads are ours because a tar entry must not promise a size it cannot keep:
+ * a file that vanishes before it is opened is skipped, one that shrinks while read is padded with zeros, one that grows
+ * is cut at the size it had when opened (what GNU tar does), and each case is a warning, counted, not a failure.
+ * Reads are synchronous and go straight into the chunk buffer: no per-file promise round trips and no extra copy, while
+ * the compression runs in other threads.
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, type Stats, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip as gzipCallback } from 'node:zlib';
+import { Header, Pax } from 'tar';
+import { type GatherResultState, isGatherResultState, parseGatherResult } from './gather-script.js';
+
+const gzip = promisify(gzipCallback);
+
+/** Options of {@link createArchive}. */
+export interface ArchiveOptions {
+  /** Directory holding one sub-directory per gather (`<volume>/gathers`). */
+  source: string;
+  /** The archive to write (`<volume>/must-gather.tar.gz`); `<output>.sha256` is written beside it. */
+  output: string;
+  /** Top directory of every entry, as `oc adm must-gather` names its output. @default 'must-gather' */
+  prefix?: string;
+  /** Bytes of tar stream per gzip member. @default 4 MiB */
+  chunkBytes?: number;
+  /** gzip level. @default 6, gzip's own default */
+  level?: number;
+  /**
+   * Members compressed at once. Twice the cores keeps them busy while the main thread reads and writes (measured: 4
+   * in flight on 2 cores is 1.5x faster than 2), at most libuv's default threadpool size. @default min(4, 2 * cores)
+   */
+  parallelism?: number;
+  /** A file that vanished or changed while archived, an unreadable directory, ... @default print to stderr */
+  onWarning?: (message: string) => void;
+}
+
+export const ARCHIVE_DEFAULTS = {
+  prefix: 'must-gather',
+  chunkBytes: 4 * 1024 * 1024,
+  level: 6,
+  parallelism: Math.min(4, 2 * availableParallelism()),
+} as const;
+
+/** One gather's outcome, as the archive step found it in `gather-result.json`. */
+export interface ArchivedGather {
+  index: number;
+  state: GatherResultState;
+  exitCode: number;
+}
+
+/** What {@link createArchive} did. */
+export interface ArchiveSummary {
+  sizeBytes: number;
+  sha256: string;
+  /** Regular files archived. */
+  files: number;
+  directories: number;
+  symlinks: number;
+  /** Bytes of file content read. */
+  bytesIn: number;
+  /** Gzip members written (1 per chunk). */
+  members: number;
+  /** Files or directories that vanished, changed or could not be read while archived. */
+  warnings: number;
+  /** From each gather directory's `gather-result.json`, by index; gathers without one are left out. */
+  gathers: ArchivedGather[];
+}
+
+/**
+ * Writes `options.output` atomically (a temporary file renamed into place once complete and synced), then
+ * `<output>.sha256` in `sha256sum -c` format. Never holds more than `(parallelism + 1) * chunkBytes` of data.
+ */
+export async function createArchive(options: ArchiveOptions): Promise<ArchiveSummary> {
+  const settings = {
+    ...options,
+    prefix: options.prefix ?? ARCHIVE_DEFAULTS.prefix,
+    chunkBytes: options.chunkBytes ?? ARCHIVE_DEFAULTS.chunkBytes,
+    level: options.level ?? ARCHIVE_DEFAULTS.level,
+    parallelism: options.parallelism ?? ARCHIVE_DEFAULTS.parallelism,
+    onWarning: options.onWarning ?? ((message: string) => console.error(`warning: ${message}`)),
+  };
+  const temporary = `${settings.output}.tmp-${process.pid}`;
+  let fd: number | undefined;
+  try {
+    fd = openSync(temporary, 'wx', 0o644);
+    const sink = new GzipMembers(fd, settings.level, settings.parallelism);
+    const tar = new TarWriter(new Chunks(sink, settings.chunkBytes), settings.onWarning);
+    await tar.addTree(settings.source, settings.prefix);
+    await tar.finish();
+    await sink.finish();
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(temporary, settings.output);
+    const sha256 = sink.hash.digest('hex');
+    writeAtomically(`${settings.output}.sha256`, `${sha256}  ${basename(settings.output)}\n`);
+    syncDirectory(dirname(settings.output));
+    return {
+      sizeBytes: sink.bytesOut,
+      sha256,
+      ...tar.counts,
+      members: sink.members,
+      gathers: readGatherResults(settings.source),
+    };
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(temporary);
+    } catch {
+      // never created, or already renamed
+    }
+    throw new Error(`archive ${settings.source} into ${settings.output}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Compresses chunks as independent gzip members, `parallelism` at a time, and appends them to `fd` in order. */
+class GzipMembers {
+  readonly hash = createHash('sha256');
+  bytesOut = 0;
+  members = 0;
+  readonly #pending: Promise<Buffer>[] = [];
+
+  constructor(private readonly fd: number, private readonly level: number, private readonly parallelism: number) {}
+
+  /** Queues a chunk (which must not be modified afterwards); waits while `parallelism` chunks are in the works. */
+  async push(chunk: Buffer): Promise<void> {
+    // An output buffer as large as the worst case makes each member one threadpool job: no main-thread round trips.
+    const member = gzip(chunk, { level: this.level, chunkSize: chunk.length + (chunk.length >> 10) + 1024 });
+    member.catch(() => undefined); // awaited in order below; until then a failure must not count as unhandled
+    this.#pending.push(member);
+    while (this.#pending.length >= this.parallelism) await this.#writeOldest();
+  }
+
+  async finish(): Promise<void> {
+    while (this.#pending.length > 0) await this.#writeOldest();
+  }
+
+  async #writeOldest(): Promise<void> {
+    const member = await this.#pending.shift()!;
+    this.hash.update(member);
+    for (let offset = 0; offset < member.length;) offset += writeSync(this.fd, member, offset);
+    this.bytesOut += member.length;
+    this.members++;
+  }
+}
+
+/** The tar stream cut into fixed-size chunks; callers write into {@link window} directly to avoid a copy. */
+class Chunks {
+  #buffer: Buffer;
+  #used = 0;
+
+  constructor(private readonly sink: GzipMembers, private readonly size: number) {
+    this.#buffer = Buffer.allocUnsafe(size);
+  }
+
+  /** Free space of the current chunk (never empty). */
+  window(): { buffer: Buffer; offset: number; length: number } {
+    return { buffer: this.#buffer, offset: this.#used, length: this.size - this.#used };
+  }
+
+  /** Marks `count` bytes of the window as written. */
+  async advance(count: number): Promise<void> {
+    this.#used += count;
+    if (this.#used === this.size) await this.flush();
+  }
+
+  async write(data: Buffer): Promise<void> {
+    for (let offset = 0; offset < data.length;) {
+      const copied = data.copy(this.#buffer, this.#used, offset);
+      offset += copied;
+      await this.advance(copied);
+    }
+  }
+
+  async zeros(count: number): Promise<void> {
+    while (count > 0) {
+      const { buffer, offset, length } = this.window();
+      const n = Math.min(count, length);
+      buffer.fill(0, offset, offset + n);
+      count -= n;
+      await this.advance(n);
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.#used === 0) return;
+    await this.sink.push(this.#buffer.subarray(0, this.#used));
+    this.#buffer = Buffer.allocUnsafe(this.size); // the old one belongs to the compressor now
+    this.#used = 0;
+  }
+}
+
+const BLOCK = 512;
+
+/** Walks a tree depth-first in name order and writes it as tar entries. Hard links are archived as separate files. */
+class TarWriter {
+  readonly counts = { files: 0, directories: 0, symlinks: 0, bytesIn: 0, warnings: 0 };
+
+  constructor(private readonly chunks: Chunks, private readonly onWarning: (message: string) => void) {}
+
+  async addTree(root: string, prefix: string): Promise<void> {
+    const rootStat = lstatSync(root);
+    if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
+    const stack: { absolute: string; name: string }[] = [{ absolute: root, name: prefix }];
+    while (stack.length > 0) {
+      const { absolute, name } = stack.pop()!;
+      let stat: Stats;
+      try {
+        stat = lstatSync(absolute);
+      } catch (err) {
+        this.#warn(absolute, 'vanished before it was archived', err);
+        continue;
+      }
+      if (stat.isDirectory()) {
+        await this.#entry({ path: `${name}/`, type: 'Directory', stat });
+        this.counts.directories++;
+        let children: string[];
+        try {
+          children = readdirSync(absolute);
+        } catch (err) {
+          this.#warn(absolute, 'could not be listed', err);
+          continue;
+        }
+        children.sort();
+        for (let i = children.length - 1; i >= 0; i--) stack.push({ absolute: join(absolute, children[i]!), name: `${name}/${children[i]}` });
+      } else if (stat.isSymbolicLink()) {
+        let linkpath: string;
+        try {
+          linkpath = readlinkSync(absolute);
+        } catch (err) {
+          this.#warn(absolute, 'vanished before it was archived', err);
+          continue;
+        }
+        await this.#entry({ path: name, type: 'SymbolicLink', stat, linkpath });
+        this.counts.symlinks++;
+      } else if (stat.isFile()) {
+        await this.#file(absolute, name);
+      } else {
+        this.#warn(absolute, 'skipped: not a regular file, directory or symbolic link');
+      }
+    }
+  }
+
+  /** The end-of-archive marker and the last partial chunk. */
+  async finish(): Promise<void> {
+    await this.chunks.zeros(2 * BLOCK);
+    await this.chunks.flush();
+  }
+
+  async #file(absolute: string, name: string): Promise<void> {
+    let fd: number;
+    try {
+      // O_NOFOLLOW: if it was replaced by a symbolic link since lstat, do not archive what the link points to.
+      fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      this.#warn(absolute, 'vanished or became unreadable before it was archived', err);
+      return;
+    }
+    try {
+      const stat = fstatSync(fd);
+      if (!stat.isFile()) {
+        this.#warn(absolute, 'skipped: no longer a regular file');
+        return;
+      }
+      await this.#entry({ path: name, type: 'File', stat });
+      const read = await this.#content(fd, absolute, stat.size);
+      await this.chunks.zeros((BLOCK - (stat.size % BLOCK)) % BLOCK);
+      this.counts.files++;
+      this.counts.bytesIn += read;
+      const after = fstatSync(fd);
+      if (read < stat.size) this.#warn(absolute, `shrank while archived: ${stat.size - read} missing bytes archived as zeros`);
+      else if (after.size !== stat.size || after.mtimeMs !== stat.mtimeMs) this.#warn(absolute, `changed while archived: kept as its first ${stat.size} bytes`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Reads up to `size` bytes straight into the chunks; pads with zeros if the file ends early. */
+  async #content(fd: number, absolute: string, size: number): Promise<number> {
+    let position = 0;
+    while (position < size) {
+      const { buffer, offset, length } = this.chunks.window();
+      let n: number;
+      try {
+        n = readSync(fd, buffer, offset, Math.min(length, size - position), position);
+      } catch (err) {
+        throw new Error(`read ${absolute}: ${(err as Error).message}`, { cause: err });
+      }
+      if (n === 0) break;
+      position += n;
+      await this.chunks.advance(n);
+    }
+    await this.chunks.zeros(size - position);
+    return position;
+  }
+
+  /** A header block, preceded by a pax extended header when a field does not fit ustar (node-tar decides). */
+  async #entry({ path, type, stat, linkpath }: { path: string; type: 'File' | 'Directory' | 'SymbolicLink'; stat: Stats; linkpath?: string }): Promise<void> {
+    const fields = {
+      path,
+      type,
+      linkpath,
+      mode: stat.mode & 0o7777,
+      uid: stat.uid,
+      gid: stat.gid,
+      size: type === 'File' ? stat.size : 0,
+      mtime: new Date(Math.floor(stat.mtimeMs / 1000) * 1000),
+    };
+    const header = new Header(fields);
+    if (header.encode()) await this.chunks.write(new Pax(fields).encode());
+    await this.chunks.write(header.block!);
+  }
+
+  #warn(path: string, what: string, cause?: unknown): void {
+    this.counts.warnings++;
+    const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.onWarning(`${path} ${what}${code ? ` (${code})` : ''}`);
+  }
+}
+
+function writeAtomically(path: string, content: string): void {
+  const temporary = `${path}.tmp-${process.pid}`;
+  writeFileSync(temporary, content, { mode: 0o644, flush: true });
+  renameSync(temporary, path);
+}
+
+/** Makes the renames durable: the pod may be deleted right after the step reports success. */
+function syncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function readGatherResults(source: string): ArchivedGather[] {
+  const gathers: ArchivedGather[] = [];
+  for (const entry of readdirSync(source, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    let text: string;
+    try {
+      text = readFileSync(join(source, entry.name, 'gather-result.json'), 'utf8');
+    } catch {
+      continue;
+    }
+    const result = parseGatherResult(text);
+    if (result) gathers.push({ index: result.index, state: result.state, exitCode: result.exitCode });
+  }
+  return gathers.sort((a, b) => a.index - b.index);
+}
+
+/** The archive step's termination message: what the reconciler puts in `status.archive` and checks gathers against. */
+export interface ArchiveResult {
+  sizeBytes: number;
+  sha256: string;
+  files: number;
+  /** Files that vanished, changed or could not be read while archived. */
+  warnings: number;
+  gathers: ArchivedGather[];
+  /** Gathers left out of `gathers` to keep the message under the kubelet's 4096 bytes. */
+  gathersOmitted?: number;
+}
+
+/** The kubelet keeps at most 4096 bytes of a termination message. */
+export const TERMINATION_MESSAGE_LIMIT = 4096;
+
+/** One JSON line of at most `limit` bytes: gathers at the end of the list are dropped, and counted, to fit. */
+export function formatArchiveResult(summary: ArchiveSummary, limit = TERMINATION_MESSAGE_LIMIT): string {
+  const base = { sizeBytes: summary.sizeBytes, sha256: summary.sha256, files: summary.files, warnings: summary.warnings };
+  const render = (kept: number): string => {
+    const omitted = summary.gathers.length - kept;
+    return JSON.stringify({ ...base, gathers: summary.gathers.slice(0, kept), ...(omitted > 0 ? { gathersOmitted: omitted } : {}) } satisfies ArchiveResult);
+  };
+  const all = render(summary.gathers.length);
+  if (Buffer.byteLength(all) <= limit) return all;
+  // The marker with every gather omitted is the longest it gets: within what is left, keep gathers while they fit.
+  let budget = limit - Buffer.byteLength(render(0));
+  let kept = 0;
+  for (const gather of summary.gathers) {
+    budget -= Buffer.byteLength(JSON.stringify(gather)) + 1;
+    if (budget < 0) break;
+    kept++;
+  }
+  return render(kept);
+}
+
+/**
+ * The archive result in a termination message, or `undefined`. Tolerant like {@link parseGatherResult}: the message
+ * may be log lines (FallbackToLogsOnError) or truncated; the last well-formed JSON line wins, malformed gathers are
+ * dropped.
+ */
+export function parseArchiveResult(text: string): ArchiveResult | undefined {
+  const lines = text.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const result = asArchiveResult(lines[i]!.trim());
+    if (result) return result;
+  }
+  return undefined;
+}
+
+function asArchiveResult(line: string): ArchiveResult | undefined {
+  if (!line.startsWith('{')) return undefined;
+  let value: Record<string, unknown>;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { sizeBytes, sha256, files, warnings, gathers, gathersOmitted } = value;
+  if (!isCount(sizeBytes) || !isCount(files) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
+  return {
+    sizeBytes,
+    sha256,
+    files,
+    warnings: isCount(warnings) ? warnings : 0,
+    gathers: (Array.isArray(gathers) ? gathers : []).filter(isArchivedGather).map(({ index, state, exitCode }) => ({ index, state, exitCode })),
+    ...(isCount(gathersOmitted) && gathersOmitted > 0 ? { gathersOmitted } : {}),
+  };
+}
+
+function isArchivedGather(value: unknown): value is ArchivedGather {
+  if (typeof value !== 'object' || value === null) return false;
+  const { index, state, exitCode } = value as Record<string, unknown>;
+  return Number.isInteger(index) && Number.isInteger(exitCode) && isGatherResultState(state);
+}
+
+function isCount(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}

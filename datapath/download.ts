@@ -1,0 +1,303 @@
+/**
+ * `mustgather download`, the library part: wait for a report to be Ready ({@link waitForReady}, the report reader
+ * injected so it runs without a cluster), then fetch its archive through the report's oauth-proxy
+ * ({@link downloadArchive}: resumable, verified, with explanations instead of bare status codes).
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
+import { get as httpsGet } from 'node:https';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Condition, MustGatherReport } from '../constructs/report-api.js';
+
+/** Raised for a failure the user must act on; the message is one line that says what to do. */
+export class DownloadError extends Error {
+  override readonly name = 'DownloadError';
+}
+
+/**
+ * Ready=False reasons after which the report will never become Ready, so waiting is pointless. Gather trouble
+ * (GatherFailed, TimedOut, VolumeFull, ImagePullFailed) is NOT among them: the archive step runs after every gather
+ * whatever became of it, and a partial archive is what one needs to see why a gather failed.
+ */
+export const TERMINAL_REASONS: ReadonlySet<string> = new Set(['ArchiveFailed', 'PodFailed', 'Failed', 'Expired']);
+
+/** Options of {@link waitForReady}. */
+export interface WaitOptions {
+  /** Reads the report; `undefined` when it does not exist. */
+  readReport: () => Promise<MustGatherReport | undefined>;
+  /** `namespace/name`, for messages. */
+  reportRef: string;
+  /** Give up after this long. */
+  timeoutMs: number;
+  /** Between reads. @default 2000 */
+  intervalMs?: number;
+  /** Reads that may fail in a row (an API server blip) before waiting fails. @default 3 */
+  readFailures?: number;
+  /** Called after every read with a one-line status. */
+  onStatus?: (line: string) => void;
+}
+
+/** The report once Ready=True and its URL is published. */
+export async function waitForReady(options: WaitOptions): Promise<MustGatherReport & { status: { report_url: string } }> {
+  const { intervalMs = 2000, readFailures = 3 } = options;
+  const deadline = Date.now() + options.timeoutMs;
+  let failures = 0;
+  let line = 'waiting for the report';
+  for (;;) {
+    let report: MustGatherReport | undefined;
+    try {
+      report = await options.readReport();
+      failures = 0;
+    } catch (err) {
+      if (++failures > readFailures) throw new DownloadError(`read report ${options.reportRef}: ${(err as Error).message}`, { cause: err });
+      options.onStatus?.(`${line} (read failed: ${(err as Error).message}; retrying)`);
+    }
+    if (report === undefined && failures === 0) throw new DownloadError(`report ${options.reportRef} not found`);
+    if (report) {
+      const ready = report.status?.conditions?.find((c) => c.type === 'Ready');
+      const url = report.status?.report_url;
+      if (ready?.status === 'True' && url) return report as MustGatherReport & { status: { report_url: string } };
+      line = statusLine(ready, url);
+      options.onStatus?.(line);
+      if (report.metadata.deletionTimestamp) throw new DownloadError(`report ${options.reportRef} is being deleted`);
+      if (ready?.status === 'False' && TERMINAL_REASONS.has(ready.reason)) {
+        throw new DownloadError(`report ${options.reportRef} failed: ${ready.reason}: ${ready.message}`);
+      }
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) throw new DownloadError(`report ${options.reportRef} not Ready after ${Math.round(options.timeoutMs / 1000)} s; last status: ${line}`);
+    await sleep(Math.min(intervalMs, left));
+  }
+}
+
+function statusLine(ready: Condition | undefined, url: string | undefined): string {
+  if (!ready) return 'Pending: the operator has not reported on the report yet';
+  if (ready.status === 'True') return `Ready: waiting for the route to publish the URL${url ? '' : ' (status.report_url is empty)'}`;
+  return `${ready.reason || 'NotReady'}${ready.message ? `: ${ready.message}` : ''}`;
+}
+
+/** Options of {@link downloadArchive}. */
+export interface DownloadOptions {
+  url: string;
+  /** Where the archive goes; `<output>.part` (and `<output>.part.json`, its validator) while it is not complete. */
+  output: string;
+  /** Bearer token: oauth-proxy lets cluster admins' tokens through. */
+  token?: string;
+  /** The archive's sha256 (`status.archive.sha256`): a mismatch is an error and the file is not kept. */
+  expectedSha256?: string;
+  /** PEM CA bundle trusted for the URL's certificate, in addition to the system's. */
+  ca?: string | Buffer;
+  /** Accept any certificate. */
+  insecure?: boolean;
+  onProgress?: (progress: DownloadProgress) => void;
+  /** Attempts after the first on network errors and 5xx. @default 5 */
+  retries?: number;
+  /** First wait between attempts; doubles, up to 30 s. @default 1000 */
+  retryDelayMs?: number;
+  /** A connection silent for this long is dropped (and retried). @default 60000 */
+  idleTimeoutMs?: number;
+}
+
+export interface DownloadProgress {
+  /** Bytes in the part file, resumed ones included. */
+  received: number;
+  /** Size of the archive, once the server said. */
+  total?: number;
+  /** Where this attempt started (non-zero when resumed). */
+  resumedFrom: number;
+}
+
+export interface DownloadResult {
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** Largest offset an attempt resumed from (0: never resumed). */
+  resumedFrom: number;
+  attempts: number;
+}
+
+/** What the part's sidecar remembers so a later run resumes only the same file. */
+interface PartState {
+  url: string;
+  etag?: string;
+}
+
+/**
+ * Downloads `url` to `output`: into `<output>.part`, resuming it with `Range` + `If-Range` (the ETag the part came
+ * with) after a dropped connection or in a later run, then verifies the sha256 and renames into place.
+ */
+export async function downloadArchive(options: DownloadOptions): Promise<DownloadResult> {
+  const { retries = 5, retryDelayMs = 1000 } = options;
+  const part = `${options.output}.part`;
+  const sidecar = `${part}.json`;
+  let resumedFrom = 0;
+  let attempt = 0;
+  for (;; attempt++) {
+    try {
+      const offset = await resumableBytes(part, sidecar, options.url);
+      resumedFrom = Math.max(resumedFrom, offset);
+      await fetchInto(options, part, sidecar, offset);
+      break;
+    } catch (err) {
+      if (err instanceof DownloadError || attempt >= retries) {
+        throw err instanceof DownloadError ? err : new DownloadError(`download ${options.url}: ${describe(err)} (after ${attempt + 1} attempts)`, { cause: err });
+      }
+      await sleep(Math.min(30_000, retryDelayMs * 2 ** attempt));
+    }
+  }
+  const sha256 = await hashFile(part);
+  if (options.expectedSha256 && sha256 !== options.expectedSha256.toLowerCase()) {
+    await Promise.all([unlink(part), unlink(sidecar).catch(() => undefined)]);
+    throw new DownloadError(`sha256 mismatch for ${options.url}: expected ${options.expectedSha256}, got ${sha256}; the download was removed, run again`);
+  }
+  const { size } = await stat(part);
+  await rename(part, options.output);
+  await unlink(sidecar).catch(() => undefined);
+  return { path: options.output, bytes: size, sha256, resumedFrom, attempts: attempt + 1 };
+}
+
+/** Bytes of a part file that may be resumed: 0 (and no stale part) unless it came from the same URL. */
+async function resumableBytes(part: string, sidecar: string, url: string): Promise<number> {
+  const state = await readPartState(sidecar);
+  const size = await stat(part).then((s) => s.size, () => 0);
+  if (state?.url === url) return size;
+  if (size > 0) await truncate(part, 0);
+  return 0;
+}
+
+async function readPartState(sidecar: string): Promise<PartState | undefined> {
+  try {
+    const value = JSON.parse(await readFile(sidecar, 'utf8'));
+    return typeof value?.url === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One attempt. Throws DownloadError for what retrying cannot fix, anything else to retry. */
+async function fetchInto(options: DownloadOptions, part: string, sidecar: string, offset: number): Promise<void> {
+  const state = offset > 0 ? await readPartState(sidecar) : undefined;
+  const headers: Record<string, string> = { 'User-Agent': 'mustgather-download' };
+  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  if (offset > 0) {
+    headers.Range = `bytes=${offset}-`;
+    if (state?.etag) headers['If-Range'] = state.etag;
+  }
+  const res = await request(options, headers);
+  try {
+    const status = res.statusCode ?? 0;
+    if (status === 416 && offset > 0) {
+      // The part is already complete, or longer than the file: start over in the latter case.
+      const total = Number(/\*\/(\d+)/.exec(res.headers['content-range'] ?? '')?.[1]);
+      if (total === offset) return;
+      await truncate(part, 0);
+      throw new Error(`the server has ${total} bytes, the partial download ${offset}: starting over`);
+    }
+    if (status !== 200 && status !== 206) throw httpError(status, options.url, res.headers.location);
+    let start = 0;
+    let total = Number(res.headers['content-length']);
+    if (status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.headers['content-range'] ?? '');
+      if (!range || Number(range[1]) !== offset) {
+        await truncate(part, 0);
+        throw new Error(`unexpected Content-Range "${res.headers['content-range']}" for bytes=${offset}-: starting over`);
+      }
+      start = offset;
+      total = Number(range[3]);
+    } else {
+      await writeFile(sidecar, JSON.stringify({ url: options.url, etag: res.headers.etag } satisfies PartState));
+    }
+    let received = start;
+    const progress = (): void => options.onProgress?.({ received, total: Number.isFinite(total) ? total : undefined, resumedFrom: start });
+    progress();
+    await pipeline(
+      res,
+      async function* count(source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          received += chunk.length;
+          progress();
+          yield chunk;
+        }
+      },
+      createWriteStream(part, { flags: start > 0 ? 'a' : 'w' }),
+    );
+    if (Number.isFinite(total) && received !== total) throw new Error(`connection closed after ${received} of ${total} bytes`);
+  } finally {
+    res.destroy();
+  }
+}
+
+function request(options: DownloadOptions, headers: Record<string, string>): Promise<IncomingMessage> {
+  const { idleTimeoutMs = 60_000 } = options;
+  const url = new URL(options.url);
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DownloadError(`${options.url}: not an http(s) URL`);
+  return new Promise((resolve, reject) => {
+    const get = url.protocol === 'https:' ? httpsGet : httpGet;
+    const req = get(url, { headers, ca: options.ca, rejectUnauthorized: !options.insecure, timeout: idleTimeoutMs }, resolve);
+    req.on('timeout', () => req.destroy(new Error(`no data for ${idleTimeoutMs / 1000} s`)));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(TLS_ERRORS[err.code ?? ''] ? tlsError(err, options.url) : err));
+  });
+}
+
+/** Certificate problems, which no retry fixes, and what to do about them. */
+const TLS_ERRORS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the server presents a self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the server\'s certificate chain ends in an untrusted (self-signed) CA',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the server\'s certificate is signed by an unknown CA',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the server\'s certificate is signed by an unknown CA',
+  CERT_HAS_EXPIRED: 'the server\'s certificate has expired',
+  CERT_NOT_YET_VALID: 'the server\'s certificate is not valid yet',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the server\'s certificate is for another host name',
+};
+
+function tlsError(err: NodeJS.ErrnoException, url: string): DownloadError {
+  return new DownloadError(
+    `TLS: ${TLS_ERRORS[err.code!]} (${err.code}) at ${new URL(url).host}: pass --certificate-authority with the CA that signed ` +
+      'the route\'s certificate (the ingress CA), or --insecure-skip-tls-verify if you trust the network',
+    { cause: err },
+  );
+}
+
+function httpError(status: number, url: string, location: string | undefined): Error {
+  if (status === 401) return new DownloadError(`HTTP 401 from ${url}: not logged in or the token was rejected; log in with "oc login" and retry`);
+  if (status === 403) return new DownloadError(`HTTP 403 from ${url}: only cluster admins may download reports`);
+  if (status === 404) return new DownloadError(`HTTP 404 from ${url}: no archive there; is the report Ready, or was it deleted?`);
+  if (status >= 300 && status < 400) {
+    return new DownloadError(
+      `HTTP ${status} from ${url} (to ${location ?? 'nowhere'}): the proxy wants a browser login, so the request carried no ` +
+        'accepted bearer token; log in with "oc login" (a token from "oc whoami -t")',
+    );
+  }
+  // 5xx and 429: the route, proxy or server may be starting or overloaded: retried.
+  if (status >= 500 || status === 429) return new Error(`HTTP ${status} (the report's server or route is not ready or overloaded)`);
+  return new DownloadError(`HTTP ${status} from ${url}`);
+}
+
+function describe(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ECONNREFUSED') return `connection refused (${e.message.replace(/^connect ECONNREFUSED /, '')})`;
+  if (e.code === 'ENOTFOUND') return `no such host (${(e as { hostname?: string }).hostname ?? e.message})`;
+  return e.message ?? String(err);
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest('hex');
+}
+
+/** `[=====>    ]  45%  123.4 MiB / 270.0 MiB  56.7 MiB/s  ETA 0:03`, or without bar and ETA when the size is unknown. */
+export function formatProgress(received: number, total: number | undefined, bytesPerSecond: number, width = 24): string {
+  const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+  const rate = `${mib(bytesPerSecond)}/s`;
+  if (!total) return `${mib(received)}  ${rate}`;
+  const fraction = Math.min(1, received / total);
+  const filled = Math.floor(fraction * width);
+  const bar = `[${'='.repeat(filled)}${filled < width ? '>' : ''}${' '.repeat(Math.max(0, width - filled - 1))}]`;
+  const seconds = bytesPerSecond > 0 ? Math.ceil((total - received) / bytesPerSecond) : undefined;
+  const eta = seconds === undefined ? '--:--' : `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+  return `${bar} ${String(Math.floor(fraction * 100)).padStart(3)}%  ${mib(received)} / ${mib(total)}  ${rate}  ETA ${eta}`;
+}

@@ -105,6 +105,12 @@ export interface MustGatherReport {
   readonly status?: MustGatherReportStatus;
 }
 
+/**
+ * `Ready=False` reasons after which no later state can make a report Ready (the report pod failed, or the spec is
+ * unusable). Other reasons (GatherFailed, TimedOut, ImagePullFailed, ...) may still end in an archive.
+ */
+export const TERMINAL_REASONS: ReadonlySet<string> = new Set(['InvalidSpec', 'PodFailed', 'ArchiveFailed', 'ServerFailed']);
+
 /** One field that is wrong, in the API server's words: `spec.images[1]: must be an image reference ...`. */
 export class ReportValidationError extends Error {
   override readonly name = 'ReportValidationError';

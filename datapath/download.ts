@@ -10,19 +10,12 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Condition, MustGatherReport } from '../constructs/report-api.js';
+import { type Condition, type MustGatherReport, TERMINAL_REASONS } from '../constructs/report-api.js';
 
 /** Raised for a failure the user must act on; the message is one line that says what to do. */
 export class DownloadError extends Error {
   override readonly name = 'DownloadError';
 }
-
-/**
- * Ready=False reasons after which the report will never become Ready, so waiting is pointless. Gather trouble
- * (GatherFailed, TimedOut, VolumeFull, ImagePullFailed) is NOT among them: the archive step runs after every gather
- * whatever became of it, and a partial archive is what one needs to see why a gather failed.
- */
-export const TERMINAL_REASONS: ReadonlySet<string> = new Set(['ArchiveFailed', 'PodFailed', 'Failed', 'Expired']);
 
 /** Options of {@link waitForReady}. */
 export interface WaitOptions {

@@ -8,6 +8,7 @@ import { parseDuration } from '../constructs/duration.js';
 import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
 import { parseArchiveResult } from '../datapath/archive.js';
 import { parseGatherResult } from '../datapath/gather-script.js';
+import { formatBytes } from '../datapath/serve.js';
 
 /** The parts of a container status the operator reads. */
 export interface ContainerStatus {
@@ -147,17 +148,6 @@ export function admittedHost(route: RouteView | undefined): string | undefined {
   return undefined;
 }
 
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
-}
-
 /** A container waiting for a reason that is not progress, with the image it runs. */
 function troubledContainer(pod: PodView): { name: string; image: string; reason: string; message: string; init: boolean } | undefined {
   const lists: [ContainerStatus[] | undefined, { name: string; image: string }[] | undefined, boolean][] = [
@@ -199,7 +189,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
     if (failed) {
       const { words, failure } = stepOf(failed.name, images);
       const t = failed.state!.terminated!;
-      return { status: 'False', reason: failure === 'ServerNotReady' ? 'ServerFailed' : failure, message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
+      return { status: 'False', reason: { GatherFailed: 'PodFailed', ArchiveFailed: 'ArchiveFailed' }[failure] ?? 'ServerFailed', message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
     }
     return { status: 'False', reason: 'ServerFailed', message: `The report pod stopped (${phase}${pod.status?.message ? `: ${pod.status.message}` : ''}); the archive is no longer served.`, terminal: true };
   }

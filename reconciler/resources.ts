@@ -1,6 +1,7 @@
 /**
- * The API resources the operator reads and writes, by kind. A static table rather than discovery: the operator only
- * ever touches these, and a missing API (Route on a plain cluster without the stand-in CRD) shows up as a clear 404.
+ * The API resources the operator and its install manifests use, by kind. A static table rather than discovery: the
+ * project only ever touches these, and a missing API (Route on a plain cluster without the stand-in CRD) shows up as
+ * a clear 404.
  */
 import { API_GROUP, API_VERSION, KIND, PLURAL } from '../constructs/report-api.js';
 
@@ -26,6 +27,10 @@ export const RESOURCES = {
   ClusterRoleBinding: { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', namespaced: false },
   ClusterRole: { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false },
   Route: { kind: 'Route', group: 'route.openshift.io', version: 'v1', plural: 'routes', namespaced: true },
+  CustomResourceDefinition: { kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false },
+  Role: { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
+  RoleBinding: { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
+  Deployment: { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
   Lease: { kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   MustGatherReport: { kind: KIND, group: API_GROUP, version: API_VERSION, plural: PLURAL, namespaced: true },
 } as const satisfies Record<string, ResourceType>;

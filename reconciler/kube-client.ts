@@ -153,7 +153,7 @@ export class KubeClient {
       try {
         parsed = JSON.parse(text);
       } catch {
-        parsed = { message: text.slice(0, 500) };
+        parsed = { message: text.slice(0, 500).trim() };
       }
       throw new KubeApiError(options.subject ?? `${method} ${path}`, status, parsed.reason ?? '', parsed.message ?? '');
     }

@@ -45,6 +45,8 @@ export async function waitForReady(options: WaitOptions): Promise<MustGatherRepo
       report = await options.readReport();
       failures = 0;
     } catch (err) {
+      // The reader's verdicts (credentials refused, say) are final; anything else may be a blip.
+      if (err instanceof DownloadError) throw err;
       if (++failures > readFailures) throw new DownloadError(`read report ${options.reportRef}: ${(err as Error).message}`, { cause: err });
       options.onStatus?.(`${line} (read failed: ${(err as Error).message}; retrying)`);
     }

@@ -41,6 +41,8 @@ export interface PodStage {
   readonly serving?: boolean;
   /** A gather container (1-based) waiting for this reason instead. */
   readonly waitingGather?: { index: number; reason: string; message?: string };
+  /** What the archive step reports when done. @default archiveMessage() */
+  readonly archiveResult?: { readonly sizeBytes: number; readonly sha256: string };
   /** The scheduler's verdict. */
   readonly unschedulable?: string;
 }
@@ -61,7 +63,7 @@ export function podStatus(images: readonly string[], stage: PodStage): NonNullab
   const allEnded = ended.length === images.length;
   const archive = !allEnded || !stage.archive ? waiting('archive')
     : stage.archive === 'running' ? running('archive')
-      : terminated('archive', stage.archive === 'done' ? 0 : 1, stage.archive === 'done' ? archiveMessage() : 'disk full');
+      : terminated('archive', stage.archive === 'done' ? 0 : 1, stage.archive === 'done' ? archiveMessage(stage.archiveResult?.sizeBytes, stage.archiveResult?.sha256) : 'disk full');
   const initDone = stage.archive === 'done';
   const containers = ['file-server', 'oauth-proxy'].map((name) => (initDone ? running(name, stage.serving ?? false) : waiting(name)));
   const phase = stage.archive === 'failed' ? 'Failed' : initDone ? 'Running' : 'Pending';

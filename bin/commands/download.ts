@@ -3,7 +3,7 @@ import type { RequestOptions } from 'node:https';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
 import type { MustGatherReport } from '../../constructs/report-api.js';
-import { downloadArchive, formatProgress, waitForReady } from '../../datapath/download.js';
+import { DownloadError, downloadArchive, formatProgress, waitForReady } from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--certificate-authority FILE] [--insecure-skip-tls-verify]
@@ -51,7 +51,10 @@ export async function run(args: string[]): Promise<number> {
       try {
         return (await api.getNamespacedCustomObject({ ...API, namespace, name })) as MustGatherReport;
       } catch (err) {
-        if ((err as { code?: number }).code === 404) return undefined;
+        const code = (err as { code?: number }).code;
+        if (code === 404) return undefined;
+        if (code === 401) throw new DownloadError(`the Kubernetes API rejected the credentials of context "${kc.getCurrentContext()}" (HTTP 401): the token is wrong or expired; log in again ("oc login")`);
+        if (code === 403) throw new DownloadError(`the user of context "${kc.getCurrentContext()}" may not read MustGatherReports in ${namespace} (HTTP 403): downloading a report takes a cluster admin`);
         throw err;
       }
     },

@@ -1,0 +1,253 @@
+/**
+ * A cache of one resource type kept current by list-then-watch, like client-go's shared informer: handlers see
+ * adds, updates and deletes; the cache answers reads without API calls. Watches end all the time (server timeouts,
+ * compaction, dropped connections, a load balancer that silently stops forwarding); every one of those ends in a
+ * resumed watch or a re-list, never in a crashed process or a cache that quietly stops changing.
+ */
+import { isGone, type KubeClient, type KubeObject, type WatchEvent } from './kube-client.js';
+import type { ResourceType } from './resources.js';
+import { exponentialDelay, jittered, sleep } from './work-queue.js';
+
+export interface InformerHandlers<T extends KubeObject = KubeObject> {
+  onAdd?(object: T): void;
+  onUpdate?(oldObject: T, newObject: T): void;
+  /** `object` is the last state the informer saw (after a re-list, possibly not the final one). */
+  onDelete?(object: T): void;
+  /** Every change in one place (what a controller that only enqueues keys wants). */
+  onEvent?(event: InformerEvent<T>): void;
+}
+
+export type InformerEvent<T> =
+  | { readonly type: 'add'; readonly object: T }
+  | { readonly type: 'update'; readonly object: T; readonly oldObject: T }
+  | { readonly type: 'delete'; readonly object: T };
+
+export interface InformerOptions {
+  /** Only objects in this namespace. @default all namespaces */
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  /** The server ends each watch after this long; the informer resumes from the last resourceVersion. @default 300 */
+  readonly watchTimeoutSeconds?: number;
+  /** Restart a watch that delivered nothing (no event, no bookmark) for this long. @default 2 × watchTimeoutSeconds */
+  readonly stallTimeoutMs?: number;
+  /** First delay before retrying a failed list or watch; doubles per consecutive failure, with jitter. @default 500 */
+  readonly initialBackoffMs?: number;
+  /** @default 30_000 */
+  readonly maxBackoffMs?: number;
+  /** Every failure, with the informer's subject; the informer retries by itself. @default console.error */
+  readonly onError?: (error: Error) => void;
+}
+
+export const INFORMER_DEFAULTS = {
+  watchTimeoutSeconds: 300,
+  initialBackoffMs: 500,
+  maxBackoffMs: 30_000,
+} as const;
+
+/** The cache key of an object: `namespace/name`, or `name` for a cluster-scoped one (client-go's key). */
+export function objectKey(object: { metadata: { name: string; namespace?: string } }): string {
+  return object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
+}
+
+/** Why a watch ended without an error. */
+type WatchEnd = 'closed' | 'stalled' | 'stopped';
+
+export class Informer<T extends KubeObject = KubeObject> {
+  private readonly subject: string;
+  private readonly watchTimeoutSeconds: number;
+  private readonly stallTimeoutMs: number;
+  private readonly initialBackoffMs: number;
+  private readonly maxBackoffMs: number;
+  private readonly reportError: (error: Error) => void;
+  private readonly handlers: InformerHandlers<T>[] = [];
+  private cache = new Map<string, T>();
+  private resourceVersion: string | undefined;
+  private synced = false;
+  private readonly syncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: KubeClient,
+    private readonly type: ResourceType,
+    private readonly options: InformerOptions = {},
+  ) {
+    const where = options.namespace ? ` in ${options.namespace}` : '';
+    const selector = options.labelSelector ? ` (${options.labelSelector})` : '';
+    this.subject = `informer ${type.plural}${where}${selector}`;
+    this.watchTimeoutSeconds = options.watchTimeoutSeconds ?? INFORMER_DEFAULTS.watchTimeoutSeconds;
+    this.stallTimeoutMs = options.stallTimeoutMs ?? 2 * this.watchTimeoutSeconds * 1000;
+    this.initialBackoffMs = options.initialBackoffMs ?? INFORMER_DEFAULTS.initialBackoffMs;
+    this.maxBackoffMs = options.maxBackoffMs ?? INFORMER_DEFAULTS.maxBackoffMs;
+    this.reportError = options.onError ?? ((error) => console.error(error));
+  }
+
+  /** Adds handlers; objects already in the cache are replayed to them as adds. */
+  addHandlers(handlers: InformerHandlers<T>): void {
+    this.handlers.push(handlers);
+    for (const object of this.cache.values()) this.dispatch({ type: 'add', object }, [handlers]);
+  }
+
+  /** Lists, then watches until `stop()`. */
+  start(): void {
+    if (this.loop) throw new Error(`${this.subject}: already started`);
+    this.loop = this.run();
+  }
+
+  /** Ends the watch, cancels retries, and resolves once nothing of the informer is left running. */
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    for (const waiter of this.syncWaiters.splice(0)) waiter.reject(new Error(`${this.subject}: stopped before the first list`));
+    await this.loop;
+  }
+
+  /** Whether the first list has filled the cache. */
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Resolves after the first list; rejects if the informer stops first. */
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    if (this.stopping.signal.aborted) return Promise.reject(new Error(`${this.subject}: stopped before the first list`));
+    return new Promise((resolve, reject) => this.syncWaiters.push({ resolve, reject }));
+  }
+
+  /** The cached object; `namespace` is ignored for cluster-scoped types. */
+  get(namespace: string | undefined, name: string): T | undefined {
+    return this.cache.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
+  }
+
+  list(): T[] {
+    return [...this.cache.values()];
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.stopping.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        if (this.resourceVersion === undefined) await this.relist();
+        const started = performance.now();
+        const { end, events } = await this.watch(this.resourceVersion!);
+        if (end === 'stopped') return;
+        if (end === 'stalled') throw new Error(`watch silent for ${this.stallTimeoutMs} ms (no event, no bookmark)`);
+        // A watch that the server ends early without a word (a misbehaving proxy) must not become a busy loop.
+        if (events === 0 && performance.now() - started < (this.watchTimeoutSeconds * 1000) / 2) throw new Error('watch ended early without events');
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (isGone(error)) {
+          // The resourceVersion was compacted away: only a fresh list can tell what changed meanwhile.
+          this.resourceVersion = undefined;
+          this.report(`resourceVersion too old; re-listing`, error);
+          continue;
+        }
+        const delay = jittered(exponentialDelay(failures++, this.initialBackoffMs, this.maxBackoffMs));
+        this.report(`${error instanceof Error ? error.message : String(error)}; retrying in ${Math.round(delay)} ms`, error);
+        await sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Replaces the cache with a fresh list, emitting what changed since the cache was last current. */
+  private async relist(): Promise<void> {
+    const { items, resourceVersion } = await this.client.list<T>(this.type, {
+      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+      ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+    });
+    if (this.stopping.signal.aborted) return;
+    const previous = this.cache;
+    this.cache = new Map(items.map((item) => [objectKey(item), item]));
+    this.resourceVersion = resourceVersion;
+    for (const [key, object] of this.cache) {
+      const old = previous.get(key);
+      if (!old) this.dispatch({ type: 'add', object });
+      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.dispatch({ type: 'update', object, oldObject: old });
+    }
+    for (const [key, object] of previous) if (!this.cache.has(key)) this.dispatch({ type: 'delete', object });
+    if (!this.synced) {
+      this.synced = true;
+      for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
+    }
+  }
+
+  /** One watch, until the server ends it, the watchdog fires or the informer stops. */
+  private async watch(resourceVersion: string): Promise<{ end: WatchEnd; events: number }> {
+    const aborter = new AbortController();
+    const stop = () => aborter.abort();
+    this.stopping.signal.addEventListener('abort', stop, { once: true });
+    let stalled = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const feedWatchdog = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        aborter.abort();
+      }, this.stallTimeoutMs);
+    };
+    let events = 0;
+    feedWatchdog();
+    try {
+      await this.client.watch(
+        this.type,
+        {
+          resourceVersion,
+          timeoutSeconds: this.watchTimeoutSeconds,
+          signal: aborter.signal,
+          ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
+          ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+        },
+        (event) => {
+          events++;
+          feedWatchdog();
+          this.apply(event);
+        },
+      );
+    } catch (error) {
+      // An abort while connecting rejects instead of resolving.
+      if (!aborter.signal.aborted) throw error;
+    } finally {
+      clearTimeout(watchdog);
+      this.stopping.signal.removeEventListener('abort', stop);
+    }
+    return { end: this.stopping.signal.aborted ? 'stopped' : stalled ? 'stalled' : 'closed', events };
+  }
+
+  private apply(event: WatchEvent): void {
+    const object = event.object as T;
+    if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+    if (event.type === 'BOOKMARK') return;
+    const key = objectKey(object);
+    const old = this.cache.get(key);
+    if (event.type === 'DELETED') {
+      this.cache.delete(key);
+      this.dispatch({ type: 'delete', object });
+      return;
+    }
+    this.cache.set(key, object);
+    // After a resume, an ADDED can be an object the cache already has, and a MODIFIED one it does not.
+    this.dispatch(old ? { type: 'update', object, oldObject: old } : { type: 'add', object });
+  }
+
+  private dispatch(event: InformerEvent<T>, handlers: InformerHandlers<T>[] = this.handlers): void {
+    for (const handler of handlers) {
+      try {
+        handler.onEvent?.(event);
+        if (event.type === 'add') handler.onAdd?.(event.object);
+        else if (event.type === 'update') handler.onUpdate?.(event.oldObject, event.object);
+        else handler.onDelete?.(event.object);
+      } catch (error) {
+        this.report(`${event.type} handler failed for ${objectKey(event.object)}`, error);
+      }
+    }
+  }
+
+  private report(message: string, cause: unknown): void {
+    try {
+      this.reportError(new Error(`${this.subject}: ${message}`, { cause }));
+    } catch {
+      // An error reporter that throws has nowhere left to report to.
+    }
+  }
+}

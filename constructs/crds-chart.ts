@@ -1,5 +1,6 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
+import { ClusterOperatorCrd } from './cluster-operator-crd.js';
 import { MustGatherReportCrd } from './crd.js';
 import { RouteCrd } from './route-crd.js';
 
@@ -7,7 +8,7 @@ import { RouteCrd } from './route-crd.js';
 export interface DevelopmentCrdsChartProps extends ChartProps {}
 
 /**
- * The CRDs a plain kube-apiserver needs to run this operator: the report CRD and a stand-in for OpenShift's Route.
+ * The CRDs a plain kube-apiserver needs to run this operator: the report CRD and stand-ins for OpenShift's Route and ClusterOperator.
  * Rendered to `deploy/crds/`, which the test control plane installs.
  */
 export class DevelopmentCrdsChart extends Chart {
@@ -15,5 +16,6 @@ export class DevelopmentCrdsChart extends Chart {
     super(scope, id, props);
     new MustGatherReportCrd(this, 'MustGatherReport');
     new RouteCrd(this, 'Route');
+    new ClusterOperatorCrd(this, 'ClusterOperator');
   }
 }

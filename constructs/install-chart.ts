@@ -1,4 +1,4 @@
-import { Chart, ChartProps } from 'cdk8s';
+import { ApiObject, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { annotateAll } from './annotate.js';
@@ -23,7 +23,18 @@ export interface InstallChartProps extends ChartProps {
    * @default - none
    */
   readonly commonAnnotations?: Record<string, string>;
+  /**
+   * Render for the OpenShift release payload: add the `ClusterOperator` object and the `RELEASE_VERSION` the
+   * cluster-version operator substitutes.
+   * @default false
+   */
+  readonly release?: boolean;
 }
+
+/** The version placeholder the cluster-version operator replaces with the release's version. */
+export const RELEASE_VERSION_PLACEHOLDER = '0.0.1-snapshot';
+/** Environment variable carrying the operator's version, reported in its ClusterOperator. */
+export const RELEASE_VERSION_ENV = 'RELEASE_VERSION';
 
 export const OPERATOR_NAME = 'must-gather-operator';
 export const DEFAULT_OPERATOR_NAMESPACE = 'openshift-must-gather-operator';
@@ -47,6 +58,9 @@ export const OPERATOR_RULES: k8s.PolicyRule[] = [
   { apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: CRUD },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'], verbs: CRUD },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] },
+  // Its own ClusterOperator only (creating cannot be limited by name; everything else is).
+  { apiGroups: ['config.openshift.io'], resources: ['clusteroperators'], verbs: ['create'] },
+  { apiGroups: ['config.openshift.io'], resources: ['clusteroperators', 'clusteroperators/status'], verbs: ['get', 'update', 'patch'], resourceNames: ['must-gather-operator'] },
 ];
 
 const q = (value: string) => k8s.Quantity.fromString(value);
@@ -104,6 +118,7 @@ export class InstallChart extends Chart {
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 { name: IMAGE_ENV.operator, value: images.operator },
                 { name: IMAGE_ENV.oauthProxy, value: images.oauthProxy },
+                ...(props.release ? [{ name: RELEASE_VERSION_ENV, value: RELEASE_VERSION_PLACEHOLDER }] : []),
               ],
               ports: [{ name: 'http', containerPort: OPERATOR_HTTP_PORT, protocol: 'TCP' }],
               livenessProbe: { httpGet: { path: '/healthz', port: http }, periodSeconds: 20 },
@@ -120,6 +135,15 @@ export class InstallChart extends Chart {
       metadata: { name: `${OPERATOR_NAME}-metrics`, namespace },
       spec: { selector, ports: [{ name: 'http', port: OPERATOR_HTTP_PORT, targetPort: http, protocol: 'TCP' }] },
     });
+    if (props.release) {
+      new ApiObject(this, 'ClusterOperator', {
+        apiVersion: 'config.openshift.io/v1',
+        kind: 'ClusterOperator',
+        metadata: { name: OPERATOR_NAME },
+        spec: {},
+        status: { versions: [{ name: 'operator', version: RELEASE_VERSION_PLACEHOLDER }] },
+      });
+    }
     if (props.commonAnnotations) annotateAll(this, props.commonAnnotations);
   }
 }

@@ -2,9 +2,10 @@
  * The operator's control loop: informers turn every change to a report, or to anything it owns, into the report's
  * key on a work queue; workers run `reconcile(key)`. Events only enqueue keys; all decisions happen in reconcile.
  */
-import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
+import { LABELS, MANAGED_BY, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
 import type { OperatorImages } from '../constructs/operator-config.js';
 import type { MustGatherReport } from '../constructs/report-api.js';
+import type { OperatorHealth } from './cluster-operator.js';
 import { EventRecorder } from './events.js';
 import { Informer, objectKey } from './informer.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
@@ -45,6 +46,8 @@ export class Controller {
   private readonly ownedInformers: Informer[];
   private readonly reconciler: Reconciler;
   private resyncTimer: NodeJS.Timeout | undefined;
+  /** Reports whose last reconciles failed, for the ClusterOperator's Degraded condition. */
+  private readonly failing = new Map<string, { failures: number; message: string }>();
   private started = false;
 
   constructor(private readonly options: ControllerOptions) {
@@ -52,10 +55,18 @@ export class Controller {
     const { client } = options;
     const onError = (error: Error) => this.log.error('watch failed, retrying', { error });
     const informerOptions = { onError, ...(options.watchTimeoutSeconds ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}) };
+    const metricsObserver = options.metrics ? workQueueObserver(options.metrics) : undefined;
     this.queue = new WorkQueue({
       concurrency: options.concurrency ?? 4,
       ...(options.baseDelayMs ? { baseDelayMs: options.baseDelayMs } : {}),
-      ...(options.metrics ? { observer: workQueueObserver(options.metrics) } : {}),
+      observer: {
+        processed: (event) => {
+          metricsObserver?.processed?.(event);
+          if (event.result !== 'error') this.failing.delete(event.key);
+          else this.failing.set(event.key, { failures: (this.failing.get(event.key)?.failures ?? 0) + 1, message: String((event.error as Error)?.message ?? event.error) });
+        },
+        depth: (depth) => metricsObserver?.depth?.(depth),
+      },
       logError: (message, error) => this.log.error(message, { error }),
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
@@ -116,6 +127,16 @@ export class Controller {
     if (!this.started) return { ready: false, reason: 'not started (waiting for leadership?)' };
     const pending = [...this.reportInformers, ...this.ownedInformers].filter((informer) => !informer.hasSynced()).length;
     return pending === 0 ? { ready: true } : { ready: false, reason: `${pending} watches still listing` };
+  }
+
+  /** What the ClusterOperator reports. */
+  health(): OperatorHealth {
+    const reports = this.reportInformers.flatMap((informer) => informer.list());
+    return {
+      synced: this.isReady().ready,
+      failing: [...this.failing].map(([key, f]) => ({ key, ...f })),
+      reportNamespaces: reports.map((report) => reportNamespaceName(report.metadata)),
+    };
   }
 
   /** Stops the watches and lets in-flight reconciles finish. */

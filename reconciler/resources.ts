@@ -31,6 +31,7 @@ export const RESOURCES = {
   Role: { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true },
   RoleBinding: { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
   Deployment: { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
+  ClusterOperator: { kind: 'ClusterOperator', group: 'config.openshift.io', version: 'v1', plural: 'clusteroperators', namespaced: false },
   Lease: { kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   MustGatherReport: { kind: KIND, group: API_GROUP, version: API_VERSION, plural: PLURAL, namespaced: true },
 } as const satisfies Record<string, ResourceType>;

@@ -1,5 +1,6 @@
 /**
- * Renders the checked-in manifests from their charts: `deploy/crds/` (what a plain kube-apiserver needs).
+ * Renders the checked-in manifests from their charts: `deploy/crds/` (what a plain kube-apiserver needs) and
+ * `manifests/` (the OpenShift release payload's manifests, cluster-version operator conventions).
  * `npm run render` rewrites them; `synth-tests/rendered.test.ts` fails when they are stale.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
-import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME } from '../../constructs/install-chart.js';
+import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
+import { ClusterOperatorReporter } from '../../reconciler/cluster-operator.js';
 import { imagesFromEnv } from '../../constructs/operator-config.js';
 import { Controller } from '../../reconciler/controller.js';
 import { startHealthServer } from '../../reconciler/health-server.js';
@@ -23,6 +24,9 @@ Runs the operator. Out of a cluster it uses the current kube context (or --kubec
   --oauth-proxy-image IMAGE  image of oauth-proxy ($OAUTH_PROXY_IMAGE)
   -v, --verbose              debug logs
 Logs are JSON lines on stderr. SIGTERM finishes in-flight reconciles, releases the lease and exits.`;
+
+/** How often the ClusterOperator status is refreshed (it is written only when it changed). */
+const CLUSTER_OPERATOR_SYNC_MS = 30_000;
 
 function parseListen(listen: string): { host: string; port: number } {
   const colon = listen.lastIndexOf(':');
@@ -72,6 +76,19 @@ export async function run(args: string[]): Promise<number> {
   const namespaces = values.namespaces.split(',').map((n) => n.trim()).filter(Boolean);
   const controller = new Controller({ client, images, namespaces, concurrency, metrics, log });
 
+  // The ClusterOperator, on OpenShift (where the payload created it) or wherever its API exists.
+  const reporter = new ClusterOperatorReporter(client, {
+    name: OPERATOR_NAME, version: process.env[RELEASE_VERSION_ENV] ?? 'unknown',
+    operatorNamespace: process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE, health: () => controller.health(),
+  });
+  const reportStatus = () => {
+    const sync = () => reporter.sync().catch((error) => log.error('ClusterOperator status', { error }));
+    void sync();
+    const timer = setInterval(sync, CLUSTER_OPERATOR_SYNC_MS);
+    timer.unref();
+    return { stop: () => clearInterval(timer) };
+  };
+
   let elector: LeaderElector | undefined;
   let shuttingDown = false;
   const health = await startHealthServer({
@@ -110,7 +127,9 @@ export async function run(args: string[]): Promise<number> {
         onStartedLeading: async (signal) => {
           log.info('became leader', { identity });
           await controller.start();
+          const reporting = reportStatus();
           await new Promise((resolveLeading) => signal.addEventListener('abort', resolveLeading, { once: true }));
+          reporting.stop();
           await controller.stop();
         },
         onError: (error) => log.error('leader election', { error }),
@@ -123,7 +142,7 @@ export async function run(args: string[]): Promise<number> {
         }
       });
     } else {
-      controller.start().catch((error) => {
+      controller.start().then(() => reportStatus(), (error) => {
         log.error('controller failed to start', { error });
         resolve(1);
       });

@@ -174,17 +174,13 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** One watch, until the server ends it, the watchdog fires or the informer stops. */
   private async watch(resourceVersion: string): Promise<{ end: WatchEnd; events: number }> {
-    const aborter = new AbortController();
-    const stop = () => aborter.abort();
-    this.stopping.signal.addEventListener('abort', stop, { once: true });
-    let stalled = false;
+    const stall = new AbortController();
+    // `any` is aborted from the start when stop() came first (between the list and this watch, say).
+    const signal = AbortSignal.any([this.stopping.signal, stall.signal]);
     let watchdog: NodeJS.Timeout | undefined;
     const feedWatchdog = () => {
       clearTimeout(watchdog);
-      watchdog = setTimeout(() => {
-        stalled = true;
-        aborter.abort();
-      }, this.stallTimeoutMs);
+      watchdog = setTimeout(() => stall.abort(), this.stallTimeoutMs);
     };
     let events = 0;
     feedWatchdog();
@@ -194,7 +190,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         {
           resourceVersion,
           timeoutSeconds: this.watchTimeoutSeconds,
-          signal: aborter.signal,
+          signal,
           ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
           ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
         },
@@ -206,12 +202,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       );
     } catch (error) {
       // An abort while connecting rejects instead of resolving.
-      if (!aborter.signal.aborted) throw error;
+      if (!signal.aborted) throw error;
     } finally {
       clearTimeout(watchdog);
-      this.stopping.signal.removeEventListener('abort', stop);
     }
-    return { end: this.stopping.signal.aborted ? 'stopped' : stalled ? 'stalled' : 'closed', events };
+    return { end: this.stopping.signal.aborted ? 'stopped' : stall.signal.aborted ? 'stalled' : 'closed', events };
   }
 
   private apply(event: WatchEvent): void {

@@ -62,6 +62,8 @@ export interface ListOptions {
   readonly namespace?: string;
   readonly labelSelector?: string;
   readonly fieldSelector?: string;
+  /** Aborts the request. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ApplyOptions {
@@ -129,7 +131,13 @@ export class KubeClient {
       },
       ...(options.signal ? { signal: options.signal } : {}),
     };
-    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    // client-node puts a fresh Agent on every request it prepares; keep the credentials, reuse our keep-alive agent
+    // (https.Agent pools connections by their TLS options), unless a proxy needs client-node's own agent.
+    const credentials: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(credentials);
+    const { agent: clientNodeAgent, headers: authHeaders, ...tls } = credentials;
+    Object.assign(requestOptions, tls, { headers: { ...requestOptions.headers, ...authHeaders } });
+    if (this.kubeConfig.getCurrentCluster()?.proxyUrl) requestOptions.agent = clientNodeAgent;
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(requestOptions, (response) => {
@@ -144,19 +152,9 @@ export class KubeClient {
   /** One request; a non-2xx answer becomes a KubeApiError. */
   async request<T = KubeObject>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     const response = await this.open(method, path, options);
-    const chunks: Buffer[] = [];
-    for await (const chunk of response) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
     const status = response.statusCode ?? 0;
-    if (status < 200 || status >= 300) {
-      let parsed: { reason?: string; message?: string } = {};
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        parsed = { message: text.slice(0, 500).trim() };
-      }
-      throw new KubeApiError(options.subject ?? `${method} ${path}`, status, parsed.reason ?? '', parsed.message ?? '');
-    }
+    if (status < 200 || status >= 300) throw await apiError(options.subject ?? `${method} ${path}`, response);
+    const text = await readBody(response);
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
@@ -173,6 +171,7 @@ export class KubeClient {
   async list<T = KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
     const result = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', collectionPath(type, options.namespace), {
       query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
+      ...(options.signal ? { signal: options.signal } : {}),
       subject: `list ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`,
     });
     return { items: result.items.map((item) => ({ apiVersion: apiVersionOf(type), kind: type.kind, ...item })), resourceVersion: result.metadata.resourceVersion };
@@ -224,18 +223,21 @@ export class KubeClient {
    */
   async watch(type: ResourceType, options: WatchOptions, onEvent: (event: WatchEvent) => void): Promise<void> {
     const subject = `watch ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`;
-    const response = await this.open('GET', collectionPath(type, options.namespace), {
+    let response: http.IncomingMessage;
+    try {
+      response = await this.open('GET', collectionPath(type, options.namespace), {
       query: {
         watch: 1, allowWatchBookmarks: true, resourceVersion: options.resourceVersion,
         timeoutSeconds: options.timeoutSeconds ?? 300, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
       },
       ...(options.signal ? { signal: options.signal } : {}),
       subject,
-    });
-    if (response.statusCode !== 200) {
-      response.resume();
-      throw new KubeApiError(subject, response.statusCode ?? 0, response.statusMessage ?? '', `HTTP ${response.statusCode}`);
+      });
+    } catch (err) {
+      if (options.signal?.aborted) return;
+      throw err;
     }
+    if (response.statusCode !== 200) throw await apiError(subject, response);
     let buffered = '';
     try {
       for await (const chunk of response) {
@@ -245,7 +247,12 @@ export class KubeClient {
           const line = buffered.slice(0, newline);
           buffered = buffered.slice(newline + 1);
           if (!line.trim()) continue;
-          const event = JSON.parse(line) as WatchEvent;
+          let event: WatchEvent;
+          try {
+            event = JSON.parse(line) as WatchEvent;
+          } catch (err) {
+            throw new Error(`${subject}: malformed event: ${line.slice(0, 200)}`, { cause: err });
+          }
           if (event.type === 'ERROR') {
             const status = event.object as unknown as { code?: number; reason?: string; message?: string };
             throw new KubeApiError(subject, status.code ?? 500, status.reason ?? '', status.message ?? 'watch error');
@@ -259,6 +266,24 @@ export class KubeClient {
       throw err;
     }
   }
+}
+
+async function readBody(response: http.IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of response) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The API server's Status answer as an error naming `subject`. */
+async function apiError(subject: string, response: http.IncomingMessage): Promise<KubeApiError> {
+  const text = await readBody(response);
+  let parsed: { reason?: string; message?: string } = {};
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = { message: text.slice(0, 500).trim() };
+  }
+  return new KubeApiError(subject, response.statusCode ?? 0, parsed.reason ?? response.statusMessage ?? '', parsed.message ?? '');
 }
 
 /** `v1` or `group/version`. */

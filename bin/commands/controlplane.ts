@@ -138,10 +138,13 @@ async function serve(args: string[]): Promise<number> {
     log,
   });
   log(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
+  // The children are unref'ed: without a handle of its own this process would exit (and take them along).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(s, () => resolve(s));
   });
   log(`${signal}: stopping`);
+  clearInterval(keepAlive);
   await cp.stop();
   log('stopped');
   return 0;

@@ -184,7 +184,10 @@ export class ReportPod extends Construct {
   }
 
   private proxyContainer(props: ReportPodProps): k8s.Container {
+    // The same question in the two APIs' words: OpenShift's SubjectAccessReview (browser sessions) names the API group
+    // `resourceAPIGroup`, Kubernetes' (bearer tokens, delegated) `group`. Only cluster admins may do everything.
     const clusterAdmin = { group: '*', resource: '*', verb: '*' };
+    const clusterAdminOpenShift = { resourceAPIGroup: '*', resource: '*', verb: '*' };
     return {
       name: CONTAINERS.proxy,
       image: props.images.oauthProxy,
@@ -196,7 +199,7 @@ export class ReportPod extends Construct {
         `--upstream=http://127.0.0.1:${PORTS.fileServer}`,
         `--openshift-service-account=${props.proxyServiceAccount}`,
         // Browser sessions and bearer tokens alike must pass a cluster-wide "* * *" access review: cluster admins only.
-        `--openshift-sar=${JSON.stringify(clusterAdmin)}`,
+        `--openshift-sar=${JSON.stringify(clusterAdminOpenShift)}`,
         `--openshift-delegate-urls=${JSON.stringify({ '/': clusterAdmin })}`,
         `--openshift-ca=${PATHS.serviceAccount}/ca.crt`,
         `--client-secret-file=${PATHS.serviceAccount}/token`,

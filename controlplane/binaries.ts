@@ -2,10 +2,10 @@
  * Locates the control-plane binaries: from KUBEBUILDER_ASSETS when it holds them (nothing is built), otherwise
  * from the cache filled by hack/controlplane/build.sh (built from Go modules on first use, reused afterwards).
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBuildScript } from './build-script.js';
 
 /** Paths of the control-plane binaries. */
 export interface ControlPlaneBinaries {
@@ -23,7 +23,8 @@ export interface ControlPlaneBinaries {
   kubectl?: string;
 }
 
-function isExecutable(p: string): boolean {
+/** Whether `p` is a file this process may execute. */
+export function isExecutable(p: string): boolean {
   try {
     accessSync(p, constants.X_OK);
     return true;
@@ -92,38 +93,10 @@ export function ensureBinaries(opts: EnsureBinariesOptions = {}): Promise<Contro
   return pending;
 }
 
-function runBuild(opts: EnsureBinariesOptions): Promise<ControlPlaneBinaries> {
+async function runBuild(opts: EnsureBinariesOptions): Promise<ControlPlaneBinaries> {
   const script = path.join(repoRoot(), 'hack', 'controlplane', 'build.sh');
-  const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
-    let out = '';
-    let errTail: string[] = [];
-    let partial = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      const lines = (partial + d).split('\n');
-      partial = lines.pop() ?? '';
-      for (const l of lines) {
-        log(l);
-        errTail = [...errTail.slice(-19), l];
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (partial) {
-        log(partial);
-        errTail.push(partial);
-      }
-      if (code !== 0) {
-        const sentence = [...errTail].reverse().find((l) => l.includes('error:')) ?? errTail.slice(-5).join('\n');
-        reject(new Error(`building the control plane failed (exit ${code}): ${sentence.replace(/^\[controlplane:build\] error: /, '')}`));
-        return;
-      }
-      const dir = out.trim().split('\n').pop() ?? '';
-      const bins = fromDir(dir, 'build');
-      if (!bins) reject(new Error(`build.sh reported ${JSON.stringify(dir)} but kube-apiserver/etcd are not there`));
-      else resolve(bins);
-    });
-  });
+  const dir = await runBuildScript(script, 'the control plane', opts.log ?? ((line: string) => process.stderr.write(line + '\n')));
+  const bins = fromDir(dir, 'build');
+  if (!bins) throw new Error(`build.sh reported ${JSON.stringify(dir)} but kube-apiserver/etcd are not there`);
+  return bins;
 }

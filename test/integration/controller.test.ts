@@ -10,6 +10,7 @@ import { Controller } from '../../reconciler/controller.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { LeaderElector } from '../../reconciler/leader-election.js';
 import { createMetrics } from '../../reconciler/metrics.js';
+import { RESOURCES } from '../../reconciler/resources.js';
 import { mintUserFromDir } from '../../controlplane/index.js';
 import { podStatus } from '../kubelet-states.js';
 import {
@@ -56,6 +57,12 @@ describe('controller', () => {
     }, 'Ready from watch events');
     expect(ready?.status?.report_url).toBe('https://loop.apps.example.com/must-gather.tar.gz');
     expect(await metrics.registry.getSingleMetricAsString('mustgather_reconcile_total')).toMatch(/result="success"/);
+    const events = await eventually(async () => {
+      const list = await admin.list(RESOURCES.Event, { namespace, fieldSelector: `involvedObject.name=latency-0` });
+      const reasons = list.items.map((e) => (e as unknown as { reason: string }).reason);
+      return reasons.includes('Ready') ? reasons : undefined;
+    }, 'the Ready event');
+    expect(events).toEqual(expect.arrayContaining(['Created', 'AccessRevoked', 'Ready']));
     await controller.stop();
   });
 

@@ -7,6 +7,7 @@ import type { MustGatherReport } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
+import { sweepOrphans } from '../../reconciler/sweep.js';
 import { podStatus } from '../kubelet-states.js';
 import {
   adminClient, admitRoute, auditedWrites, createReport, eventually, getReport, OPERATOR_USER, operatorClient, ownedObjects,
@@ -158,6 +159,20 @@ describe('reconcile', () => {
     await admin.delete({ kind: 'MustGatherReport', namespace, name });
     await converge(key, (r) => r === undefined, 'the finalizer to release the report');
     expect(await ownedObjects(admin, uid)).toEqual([]);
+  });
+
+  it('sweeps what a report deleted while the operator was down left behind', async () => {
+    const { key, names, uid } = await newReport('orphan');
+    const [namespace, name] = key.split('/') as [string, string];
+    // The operator is "down": someone removes the finalizer and the report goes at once.
+    await admin.patch({ kind: 'MustGatherReport', namespace, name }, { metadata: { finalizers: null } });
+    await admin.delete({ kind: 'MustGatherReport', namespace, name });
+    expect(await ownedObjects(admin, uid)).toContain(`Namespace/${names.namespace}`);
+    const swept = await sweepOrphans(operator);
+    expect(swept.map((s) => s.subject)).toEqual(expect.arrayContaining([
+      `Namespace/${names.namespace}`, `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`,
+    ]));
+    await eventually(async () => (await ownedObjects(admin, uid)).length === 0, 'the orphans to be gone', 60_000, 500);
   });
 
   it('repairs what someone edits or deletes', async () => {

@@ -128,7 +128,8 @@ export async function run(args: string[]): Promise<number> {
           log.info('became leader', { identity });
           await controller.start();
           const reporting = reportStatus();
-          await new Promise((resolveLeading) => signal.addEventListener('abort', resolveLeading, { once: true }));
+          // Leadership may already be over (a SIGTERM while starting): an aborted signal fires no more events.
+          if (!signal.aborted) await new Promise((resolveLeading) => signal.addEventListener('abort', resolveLeading, { once: true }));
           reporting.stop();
           await controller.stop();
         },

@@ -90,6 +90,19 @@ describe('controller', () => {
     }
   });
 
+  it('exits cleanly on SIGTERM, handing the lease over', async () => {
+    const leaseNamespace = await testNamespace(admin, 'term');
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', inject('kubeconfig'), '--listen', '127.0.0.1:0', '--leader-elect'], {
+      stdio: 'ignore', env: { ...process.env, POD_NAME: 'replica-term', POD_NAMESPACE: leaseNamespace },
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const holder = async () => ((await admin.get({ kind: 'Lease', namespace: leaseNamespace, name: 'must-gather-operator' })) as { spec?: { holderIdentity?: string } } | undefined)?.spec?.holderIdentity;
+    await eventually(async () => (await holder()) === 'replica-term', 'the replica to lead', 60_000);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(await holder()).toBe('');
+  });
+
   it('lets only the leader of two replicas reconcile', async () => {
     const leaseNamespace = await testNamespace(admin, 'lease');
     const replicas = ['replica-a', 'replica-b'].map((identity) => {

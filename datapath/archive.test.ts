@@ -151,6 +151,31 @@ describe('createArchive', () => {
     expect(content.subarray(1024 * 1024).every((byte) => byte === 0)).toBe(true);
   });
 
+  it('looks again at a listed file that became a symbolic link or a FIFO before it was opened, and does not hang', async () => {
+    const dir = freshDir('replaced');
+    const source = join(dir, 'gathers');
+    const gather = join(source, '01-image');
+    mkdirSync(gather, { recursive: true });
+    writeFileSync(join(gather, 'a-big.log'), randomBytes(2 * 1024 * 1024));
+    writeFileSync(join(gather, 'b-link'), 'was a file\n');
+    writeFileSync(join(gather, 'c-fifo'), 'was a file\n');
+    const warnings: string[] = [];
+    // Listed as regular files; replaced while the archiver reads a-big.log (its first yield).
+    setImmediate(() => {
+      unlinkSync(join(gather, 'b-link'));
+      symlinkSync('a-big.log', join(gather, 'b-link'));
+      unlinkSync(join(gather, 'c-fifo'));
+      execFileSync('mkfifo', [join(gather, 'c-fifo')]);
+    });
+    const output = join(dir, 'must-gather.tar.gz');
+    const summary = await createArchive({ source, output, chunkBytes: 256 * 1024, parallelism: 1, onWarning: (w) => warnings.push(w) });
+
+    expect(warnings).toEqual([`${join(gather, 'c-fifo')} skipped: not a regular file, directory or symbolic link`]);
+    expect(summary).toMatchObject({ files: 1, symlinks: 1, warnings: 1 });
+    const listing = execFileSync('tar', ['-tvzf', output], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing.map((line) => line.split(/\s+/).slice(5).join(' '))).toEqual(['must-gather/', 'must-gather/01-image/', 'must-gather/01-image/a-big.log', 'must-gather/01-image/b-link -> a-big.log']);
+  });
+
   it('fails on a missing source without leaving a temporary file', async () => {
     const dir = freshDir('missing');
     await expect(createArchive({ source: join(dir, 'nope'), output: join(dir, 'out.tar.gz') })).rejects.toThrow(/archive .*nope into .*out\.tar\.gz: ENOENT/);

@@ -14,18 +14,18 @@
  * a file that vanishes before it is opened is skipped, one that shrinks while read is padded with zeros, one that grows
  * is cut at the size it had when opened (what GNU tar does), and each case is a warning, counted, not a failure.
  * Reads are synchronous and go straight into the chunk buffer: no per-file promise round trips and no extra copy, while
- * the compression runs in other threads.
+ * the compression runs in other threads. The main thread's share is small (about 4 s of CPU for 1 GiB in 34,660 files,
+ * against about 20 s of compression), so it does as few system calls as it can: regular files are known from the
+ * directory listing's types (no lstat; open + fstat decide), chunk buffers are recycled (no page faults, no garbage),
+ * and members are written as zlib produced them (no concatenation copy).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, type Stats, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, type Dirent, fstatSync, fsyncSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, renameSync, type Stats, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { promisify } from 'node:util';
-import { gzip as gzipCallback } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
 import { type GatherResultState, isGatherResultState, parseGatherResult } from './gather-script.js';
-
-const gzip = promisify(gzipCallback);
 
 /** Options of {@link createArchive}. */
 export interface ArchiveOptions {
@@ -97,8 +97,8 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
   let fd: number | undefined;
   try {
     fd = openSync(temporary, 'wx', 0o644);
-    const sink = new GzipMembers(fd, settings.level, settings.parallelism);
-    const tar = new TarWriter(new Chunks(sink, settings.chunkBytes), settings.onWarning);
+    const sink = new GzipMembers(fd, settings.level, settings.parallelism, settings.chunkBytes);
+    const tar = new TarWriter(new Chunks(sink), settings.onWarning);
     await tar.addTree(settings.source, settings.prefix);
     await tar.finish();
     await sink.finish();
@@ -127,21 +127,33 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
   }
 }
 
-/** Compresses chunks as independent gzip members, `parallelism` at a time, and appends them to `fd` in order. */
+/**
+ * Compresses chunks as independent gzip members, `parallelism` at a time, and appends them to `fd` in order. Chunk
+ * buffers come back to a free list once their member is written: a fresh 4 MiB buffer per chunk costs a page fault per
+ * 4 KiB (the kernel zeroes each page before the read copies into it) and garbage collection, about 5% of the CPU time.
+ */
 class GzipMembers {
   readonly hash = createHash('sha256');
   bytesOut = 0;
   members = 0;
-  readonly #pending: Promise<Buffer>[] = [];
+  readonly #pending: { member: Promise<Buffer[]>; buffer: Buffer }[] = [];
+  readonly #free: Buffer[] = [];
 
-  constructor(private readonly fd: number, private readonly level: number, private readonly parallelism: number) {}
+  constructor(private readonly fd: number, private readonly level: number, private readonly parallelism: number, readonly chunkBytes: number) {}
 
-  /** Queues a chunk (which must not be modified afterwards); waits while `parallelism` chunks are in the works. */
-  async push(chunk: Buffer): Promise<void> {
-    // An output buffer as large as the worst case makes each member one threadpool job: no main-thread round trips.
-    const member = gzip(chunk, { level: this.level, chunkSize: chunk.length + (chunk.length >> 10) + 1024 });
+  /** An empty chunk buffer of `chunkBytes`: a recycled one when there is one. */
+  take(): Buffer {
+    return this.#free.pop() ?? Buffer.allocUnsafe(this.chunkBytes);
+  }
+
+  /**
+   * Queues the first `length` bytes of `buffer` (from {@link take}; it must not be modified afterwards, it comes back
+   * from {@link take} once its member is written); waits while `parallelism` chunks are in the works.
+   */
+  async push(buffer: Buffer, length: number): Promise<void> {
+    const member = gzipMember(buffer.subarray(0, length), this.level);
     member.catch(() => undefined); // awaited in order below; until then a failure must not count as unhandled
-    this.#pending.push(member);
+    this.#pending.push({ member, buffer });
     while (this.#pending.length >= this.parallelism) await this.#writeOldest();
   }
 
@@ -150,32 +162,54 @@ class GzipMembers {
   }
 
   async #writeOldest(): Promise<void> {
-    const member = await this.#pending.shift()!;
-    this.hash.update(member);
-    for (let offset = 0; offset < member.length;) offset += writeSync(this.fd, member, offset);
-    this.bytesOut += member.length;
+    const { member, buffer } = this.#pending.shift()!;
+    const parts = await member;
+    this.#free.push(buffer); // compressed: zlib is done with it
+    for (const part of parts) {
+      this.hash.update(part);
+      for (let offset = 0; offset < part.length;) offset += writeSync(this.fd, part, offset);
+      this.bytesOut += part.length;
+    }
     this.members++;
   }
+}
+
+/**
+ * One gzip member of `input`, as the buffers zlib wrote it into: `zlib.gzip` without its final `Buffer.concat`, a copy
+ * of every output byte into a fresh buffer (measured: 2 ms of main-thread time per 4 MiB member).
+ */
+function gzipMember(input: Buffer, level: number): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    // An output buffer as large as the worst case makes each member one threadpool job: no main-thread round trips.
+    const engine = createGzip({ level, chunkSize: input.length + (input.length >> 10) + 1024 });
+    engine.on('data', (part: Buffer) => parts.push(part));
+    engine.once('error', reject);
+    engine.once('end', () => resolve(parts));
+    engine.end(input);
+  });
 }
 
 /** The tar stream cut into fixed-size chunks; callers write into {@link window} directly to avoid a copy. */
 class Chunks {
   #buffer: Buffer;
   #used = 0;
+  readonly #size: number;
 
-  constructor(private readonly sink: GzipMembers, private readonly size: number) {
-    this.#buffer = Buffer.allocUnsafe(size);
+  constructor(private readonly sink: GzipMembers) {
+    this.#size = sink.chunkBytes;
+    this.#buffer = sink.take();
   }
 
   /** Free space of the current chunk (never empty). */
   window(): { buffer: Buffer; offset: number; length: number } {
-    return { buffer: this.#buffer, offset: this.#used, length: this.size - this.#used };
+    return { buffer: this.#buffer, offset: this.#used, length: this.#size - this.#used };
   }
 
   /** Marks `count` bytes of the window as written. */
   async advance(count: number): Promise<void> {
     this.#used += count;
-    if (this.#used === this.size) await this.flush();
+    if (this.#used === this.#size) await this.flush();
   }
 
   async write(data: Buffer): Promise<void> {
@@ -198,13 +232,20 @@ class Chunks {
 
   async flush(): Promise<void> {
     if (this.#used === 0) return;
-    await this.sink.push(this.#buffer.subarray(0, this.#used));
-    this.#buffer = Buffer.allocUnsafe(this.size); // the old one belongs to the compressor now
+    const full = this.#buffer;
+    const used = this.#used;
+    this.#buffer = this.sink.take(); // the old one belongs to the compressor now
     this.#used = 0;
+    await this.sink.push(full, used);
   }
 }
 
 const BLOCK = 512;
+
+/** Names in the order `Array.prototype.sort` gives strings (by UTF-16 code units). */
+function byName(a: Dirent, b: Dirent): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
 
 /** Walks a tree depth-first in name order and writes it as tar entries. Hard links are archived as separate files. */
 class TarWriter {
@@ -215,9 +256,11 @@ class TarWriter {
   async addTree(root: string, prefix: string): Promise<void> {
     const rootStat = lstatSync(root);
     if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
-    const stack: { absolute: string; name: string }[] = [{ absolute: root, name: prefix }];
+    // `file`: the directory listing said regular file, so skip the lstat (open and fstat tell the same and more).
+    const stack: { absolute: string; name: string; file: boolean }[] = [{ absolute: root, name: prefix, file: false }];
     while (stack.length > 0) {
-      const { absolute, name } = stack.pop()!;
+      const { absolute, name, file } = stack.pop()!;
+      if (file && (await this.#file(absolute, name, true))) continue;
       let stat: Stats;
       try {
         stat = lstatSync(absolute);
@@ -228,15 +271,19 @@ class TarWriter {
       if (stat.isDirectory()) {
         await this.#entry({ path: `${name}/`, type: 'Directory', stat });
         this.counts.directories++;
-        let children: string[];
+        let children: Dirent[];
         try {
-          children = readdirSync(absolute);
+          // With the types the listing has anyway (d_type; Node lstats itself where a file system gives none).
+          children = readdirSync(absolute, { withFileTypes: true });
         } catch (err) {
           this.#warn(absolute, 'could not be listed', err);
           continue;
         }
-        children.sort();
-        for (let i = children.length - 1; i >= 0; i--) stack.push({ absolute: join(absolute, children[i]!), name: `${name}/${children[i]}` });
+        children.sort(byName);
+        for (let i = children.length - 1; i >= 0; i--) {
+          const child = children[i]!;
+          stack.push({ absolute: join(absolute, child.name), name: `${name}/${child.name}`, file: child.isFile() });
+        }
       } else if (stat.isSymbolicLink()) {
         let linkpath: string;
         try {
@@ -248,7 +295,7 @@ class TarWriter {
         await this.#entry({ path: name, type: 'SymbolicLink', stat, linkpath });
         this.counts.symlinks++;
       } else if (stat.isFile()) {
-        await this.#file(absolute, name);
+        await this.#file(absolute, name, false);
       } else {
         this.#warn(absolute, 'skipped: not a regular file, directory or symbolic link');
       }
@@ -261,20 +308,27 @@ class TarWriter {
     await this.chunks.flush();
   }
 
-  async #file(absolute: string, name: string): Promise<void> {
+  /**
+   * Archives a regular file. `listed`: known as a file from the directory listing only; then, if it is no longer a
+   * regular file when opened (replaced since), returns false without a warning so that the caller looks at it again.
+   */
+  async #file(absolute: string, name: string, listed: boolean): Promise<boolean> {
     let fd: number;
     try {
-      // O_NOFOLLOW: if it was replaced by a symbolic link since lstat, do not archive what the link points to.
-      fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW);
+      // O_NOFOLLOW: if it was replaced by a symbolic link since it was listed, do not archive what the link points to;
+      // O_NONBLOCK: if it was replaced by a FIFO, do not wait for a writer (no effect on regular files).
+      fd = openSync(absolute, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     } catch (err) {
+      if (listed && (err as NodeJS.ErrnoException).code === 'ELOOP') return false; // now a symbolic link
       this.#warn(absolute, 'vanished or became unreadable before it was archived', err);
-      return;
+      return true;
     }
     try {
       const stat = fstatSync(fd);
       if (!stat.isFile()) {
+        if (listed) return false;
         this.#warn(absolute, 'skipped: no longer a regular file');
-        return;
+        return true;
       }
       await this.#entry({ path: name, type: 'File', stat });
       const read = await this.#content(fd, absolute, stat.size);
@@ -284,6 +338,7 @@ class TarWriter {
       const after = fstatSync(fd);
       if (read < stat.size) this.#warn(absolute, `shrank while archived: ${stat.size - read} missing bytes archived as zeros`);
       else if (after.size !== stat.size || after.mtimeMs !== stat.mtimeMs) this.#warn(absolute, `changed while archived: kept as its first ${stat.size} bytes`);
+      return true;
     } finally {
       closeSync(fd);
     }

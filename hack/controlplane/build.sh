@@ -27,52 +27,25 @@ cache_root="${MUSTGATHER_CACHE:-$HOME/.cache/mustgather}"
 out="$cache_root/controlplane/$k8s_version"
 binaries=(kube-apiserver kube-controller-manager kubectl etcd)
 
-stamp_value="$( { cat go.mod go.sum build.sh; for b in "${binaries[@]}"; do cat "cmd/$b/main.go"; done; } | sha256sum | cut -d' ' -f1)"
+stamp_value="$( { cat go.mod go.sum build.sh ../lib/go-build.sh; for b in "${binaries[@]}"; do cat "cmd/$b/main.go"; done; } | sha256sum | cut -d' ' -f1)"
 
 up_to_date() {
   [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] || return 1
   for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done
 }
 
-if [ "${CONTROLPLANE_FORCE:-0}" != "1" ] && up_to_date; then
+reuse() {
   log "Kubernetes $k8s_version binaries are up to date in $out"
   echo "$out"
   exit 0
-fi
+}
+if [ "${CONTROLPLANE_FORCE:-0}" != "1" ] && up_to_date; then reuse; fi
 
 # --- Go toolchain ---------------------------------------------------------------------------------
-if ! command -v go >/dev/null 2>&1; then
-  if [ -x /usr/local/go/bin/go ]; then
-    export PATH="/usr/local/go/bin:$PATH"
-  else
-    die "Go 1.26 or newer is required to build the control plane: install it from https://go.dev/dl/ (or point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd) and run again."
-  fi
-fi
-go_version="$(go env GOVERSION 2>/dev/null || true)"
-need_go="$(awk '$1=="go"{print $2; exit}' go.mod)"
-# Compare go1.X.Y with the go directive. GOTOOLCHAIN=local: never let Go download a toolchain; say what to install.
-ver_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
-if ! ver_ge "${go_version#go}" "$need_go"; then
-  die "Go ${need_go} or newer is required to build Kubernetes $k8s_version but '$(command -v go)' is ${go_version:-unknown}: install a newer Go from https://go.dev/dl/ and run again."
-fi
-export GOTOOLCHAIN=local
-export GOFLAGS="${GOFLAGS:-} -mod=readonly"
-export CGO_ENABLED=0
+source "$here/../lib/go-build.sh"
+require_go "Kubernetes $k8s_version" "point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd"
 
-mkdir -p "$out"
-# One build at a time per version (a test run and the CLI may ask at once).
-exec 9>"$out/.lock"
-if command -v flock >/dev/null 2>&1; then
-  if ! flock -n 9; then
-    log "another build is running; waiting for it"
-    flock 9
-  fi
-  if [ "${CONTROLPLANE_FORCE:-0}" != "1" ] && up_to_date; then
-    log "Kubernetes $k8s_version binaries are up to date in $out"
-    echo "$out"
-    exit 0
-  fi
-fi
+lock_build "$out" "${CONTROLPLANE_FORCE:-0}"
 
 # --- modules -------------------------------------------------------------------------------------
 log "Go $go_version; fetching modules for Kubernetes $k8s_version (GOPROXY=$(go env GOPROXY))"

@@ -29,51 +29,24 @@ cache_root="${MUSTGATHER_CACHE:-$HOME/.cache/mustgather}"
 out="$cache_root/oauth-proxy/$version"
 binary="$out/oauth-proxy"
 
-stamp_value="$(cat go.mod go.sum build.sh | sha256sum | cut -d' ' -f1)"
+stamp_value="$(cat go.mod go.sum build.sh ../lib/go-build.sh | sha256sum | cut -d' ' -f1)"
 
 up_to_date() {
   [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] && [ -x "$binary" ]
 }
 
-if [ "${OAUTH_PROXY_FORCE:-0}" != "1" ] && up_to_date; then
+reuse() {
   log "oauth-proxy $version is up to date in $out"
   echo "$binary"
   exit 0
-fi
+}
+if [ "${OAUTH_PROXY_FORCE:-0}" != "1" ] && up_to_date; then reuse; fi
 
 # --- Go toolchain ---------------------------------------------------------------------------------
-if ! command -v go >/dev/null 2>&1; then
-  if [ -x /usr/local/go/bin/go ]; then
-    export PATH="/usr/local/go/bin:$PATH"
-  else
-    die "Go 1.26 or newer is required to build oauth-proxy: install it from https://go.dev/dl/ (or set OAUTH_PROXY_BINARY to an oauth-proxy binary) and run again."
-  fi
-fi
-go_version="$(go env GOVERSION 2>/dev/null || true)"
-need_go="$(awk '$1=="go"{print $2; exit}' go.mod)"
-ver_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
-if ! ver_ge "${go_version#go}" "$need_go"; then
-  die "Go ${need_go} or newer is required to build oauth-proxy $version but '$(command -v go)' is ${go_version:-unknown}: install a newer Go from https://go.dev/dl/ (or set OAUTH_PROXY_BINARY to an oauth-proxy binary) and run again."
-fi
-# Never let Go download a toolchain; never let it rewrite go.mod/go.sum.
-export GOTOOLCHAIN=local
-export GOFLAGS="${GOFLAGS:-} -mod=readonly"
-export CGO_ENABLED=0
+source "$here/../lib/go-build.sh"
+require_go "oauth-proxy $version" "set OAUTH_PROXY_BINARY to an oauth-proxy binary"
 
-mkdir -p "$out"
-# One build at a time per version (a test run and a person may ask at once).
-exec 9>"$out/.lock"
-if command -v flock >/dev/null 2>&1; then
-  if ! flock -n 9; then
-    log "another build is running; waiting for it"
-    flock 9
-  fi
-  if [ "${OAUTH_PROXY_FORCE:-0}" != "1" ] && up_to_date; then
-    log "oauth-proxy $version is up to date in $out"
-    echo "$binary"
-    exit 0
-  fi
-fi
+lock_build "$out" "${OAUTH_PROXY_FORCE:-0}"
 
 # --- modules -------------------------------------------------------------------------------------
 log "Go $go_version; fetching modules for $module $version (GOPROXY=$(go env GOPROXY))"

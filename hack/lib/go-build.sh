@@ -1,0 +1,38 @@
+# Shared by hack/*/build.sh, sourced after the script defines log, die, up_to_date and reuse (which prints what was
+# built and exits 0). Nothing here downloads anything but Go modules.
+
+# require_go WHAT ALTERNATIVE: puts Go on PATH, checks it against go.mod's go directive, and keeps Go from
+# downloading a toolchain or rewriting go.mod/go.sum. Sets go_version.
+require_go() {
+  local what="$1" alternative="$2" need_go
+  if ! command -v go >/dev/null 2>&1; then
+    if [ -x /usr/local/go/bin/go ]; then
+      export PATH="/usr/local/go/bin:$PATH"
+    else
+      die "Go 1.26 or newer is required to build $what: install it from https://go.dev/dl/ (or $alternative) and run again."
+    fi
+  fi
+  go_version="$(go env GOVERSION 2>/dev/null || true)"
+  need_go="$(awk '$1=="go"{print $2; exit}' go.mod)"
+  if [ "$(printf '%s\n%s\n' "$need_go" "${go_version#go}" | sort -V | head -n1)" != "$need_go" ]; then
+    die "Go ${need_go} or newer is required to build $what but '$(command -v go)' is ${go_version:-unknown}: install a newer Go from https://go.dev/dl/ (or $alternative) and run again."
+  fi
+  export GOTOOLCHAIN=local
+  export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+  export CGO_ENABLED=0
+}
+
+# lock_build OUT FORCE: one build at a time per output directory (a test run and a person may ask at once); a build
+# that finished while this one waited is reused.
+lock_build() {
+  local out="$1" force="$2"
+  mkdir -p "$out"
+  exec 9>"$out/.lock"
+  if command -v flock >/dev/null 2>&1; then
+    if ! flock -n 9; then
+      log "another build is running; waiting for it"
+      flock 9
+    fi
+    if [ "$force" != "1" ] && up_to_date; then reuse; fi
+  fi
+}

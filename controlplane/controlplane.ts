@@ -2,15 +2,14 @@
  * Starts and stops a local control plane: etcd, kube-apiserver (client-cert auth, RBAC, audit log) and optionally
  * kube-controller-manager, all on free loopback ports, with every file under one data dir.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { ensureBinaries, pinnedKubernetesVersion, repoRoot, type ControlPlaneBinaries } from './binaries.js';
 import { createControlPlanePki, issueClientCert, loadCA, PKI_FILES, type CertificateAuthority } from './pki.js';
@@ -28,7 +27,7 @@ import {
   TMP_PREFIX,
   type RecordedProcess,
 } from './processes.js';
-import { kubeRequest, type KubeTarget } from './rest.js';
+import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
 
 /** Controllers kube-controller-manager runs by default: what tests need, and what is cheap without a kubelet. */
 export const DEFAULT_CONTROLLERS = [
@@ -149,88 +148,11 @@ function kubeconfigYaml(server: string, caPem: string, user: string, certPem: st
   });
 }
 
-type ClientNode = typeof import('@kubernetes/client-node');
-let clientNode: ClientNode | undefined;
-let clientNodeError: Error | undefined;
-
-/**
- * Loads @kubernetes/client-node (lazily: the harness itself does not need it, and client-node 2.x cannot even be
- * imported on Node < 22.19 because of its undici 8 dependency). Never rejects.
- */
-export async function preloadClientNode(): Promise<ClientNode | undefined> {
-  if (clientNode || clientNodeError) return clientNode;
-  const blocker = clientNodeBlocker();
-  if (blocker) {
-    // Importing it anyway would not just reject: on Node 20 undici 8 also throws an uncaught exception.
-    clientNodeError = new Error(blocker);
-    return undefined;
-  }
-  try {
-    clientNode = await import('@kubernetes/client-node');
-  } catch (e) {
-    clientNodeError = e as Error;
-  }
-  return clientNode;
-}
-
-function versionAtLeast(have: string, want: string): boolean {
-  const h = have.split('.').map(Number);
-  const w = want.split('.').map(Number);
-  for (let i = 0; i < 3; i++) {
-    if ((h[i] ?? 0) !== (w[i] ?? 0)) return (h[i] ?? 0) > (w[i] ?? 0);
-  }
-  return true;
-}
-
-/** Why the installed @kubernetes/client-node cannot load on this Node (its undici's engines), or undefined. */
-function clientNodeBlocker(): string | undefined {
-  try {
-    let dir = path.dirname(fileURLToPath(import.meta.resolve('@kubernetes/client-node')));
-    for (;;) {
-      const pj = path.join(dir, 'package.json');
-      if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === '@kubernetes/client-node') break;
-      const parent = path.dirname(dir);
-      if (parent === dir) return undefined;
-      dir = parent;
-    }
-    for (let d = dir; ; d = path.dirname(d)) {
-      const pj = path.join(d, 'node_modules', 'undici', 'package.json');
-      if (existsSync(pj)) {
-        const pkg = JSON.parse(readFileSync(pj, 'utf8'));
-        const min = /(\d+\.\d+(?:\.\d+)?)/.exec(String(pkg.engines?.node ?? ''))?.[1];
-        if (min && !versionAtLeast(process.versions.node, min)) {
-          return `@kubernetes/client-node needs undici ${pkg.version}, which needs Node >= ${min}; this is Node ${process.versions.node}`;
-        }
-        return undefined;
-      }
-      if (path.dirname(d) === d) return undefined;
-    }
-  } catch {
-    return undefined;
-  }
-}
-
-/** Loads a kubeconfig file into a client-node KubeConfig (needs {@link preloadClientNode} to have succeeded). */
+/** Loads a kubeconfig file. */
 export function loadKubeConfig(file: string): KubeConfig {
-  if (!clientNode) {
-    throw new Error(
-      `@kubernetes/client-node is not available${clientNodeError ? ` (${clientNodeError.message})` : ' (call preloadClientNode() first)'}; use the kubeconfig file ${file} directly`,
-    );
-  }
-  const kc = new clientNode.KubeConfig();
+  const kc = new KubeConfig();
   kc.loadFromFile(file);
   return kc;
-}
-
-function minted(kubeconfigPath: string): MintedUser {
-  let kc: KubeConfig | undefined;
-  return {
-    kubeconfigPath,
-    get kubeConfig(): KubeConfig {
-      kc ??= loadKubeConfig(kubeconfigPath);
-      return kc;
-    },
-  };
 }
 
 function safeName(name: string): string {
@@ -244,8 +166,7 @@ async function mintUserWith(ca: CertificateAuthority, dataDir: string, server: s
   const suffix = groups.length ? '.' + safeName(groups.join('+')) : '';
   const kubeconfigPath = path.join(dir, `${safeName(name)}${suffix}.kubeconfig`);
   await writeFile(kubeconfigPath, kubeconfigYaml(server, ca.cert, name, cert, key), { mode: 0o600 });
-  await preloadClientNode();
-  return minted(kubeconfigPath);
+  return { kubeconfigPath, kubeConfig: loadKubeConfig(kubeconfigPath) };
 }
 
 /**
@@ -431,7 +352,7 @@ class RunningControlPlane implements ControlPlane {
     const tls: https.RequestOptions = { ca: this.ca.cert, cert: admin.cert, key: admin.key };
     await this.waitFor('kube-apiserver /readyz', deadline, async () => (await httpGet(`${this.server}/readyz`, tls)).status === 200, 'kube-apiserver');
     this.log(`kube-apiserver ready on ${this.server} (${Date.now() - t0} ms)`);
-    const kc = this.kubeconfigPath;
+    const client = new KubeClient(loadKubeConfig(this.kubeconfigPath));
 
     // kube-controller-manager.
     if (controllersOn && b.kubeControllerManager) {
@@ -458,7 +379,7 @@ class RunningControlPlane implements ControlPlane {
     // CRDs.
     if (this.opts.installCrds !== false) {
       const crdDir = this.opts.crdDir ?? path.join(repoRoot(), 'deploy', 'crds');
-      const names = await installCrds(kc, crdDir, { overwrite: true, deadline, log: (l) => this.log(l) });
+      const names = await installCrds(client, crdDir, { overwrite: true, deadline, log: (l) => this.log(l) });
       if (names.length) this.log(`CRDs established: ${names.join(', ')} (${Date.now() - t0} ms)`);
     }
 
@@ -467,11 +388,12 @@ class RunningControlPlane implements ControlPlane {
       await this.waitFor(
         'kube-controller-manager (ServiceAccount default/default)',
         deadline,
-        async () => (await kubeRequest(kc, 'GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+        async () => (await client.get({ kind: 'ServiceAccount', namespace: 'default', name: 'default' })) !== undefined,
         'kube-controller-manager',
       );
       this.log(`kube-controller-manager running (${Date.now() - t0} ms)`);
     }
+    client.close();
     this.writeState({ ready: true, readyAfterMs: Date.now() - t0 });
   }
 
@@ -532,11 +454,11 @@ export interface InstallCrdsOptions {
  * Creates every CustomResourceDefinition found in `*.yaml`/`*.yml` files of `dir` (multi-document files allowed) and
  * waits until each is Established. Returns the CRD names. A missing dir installs nothing.
  */
-export async function installCrds(kc: KubeTarget, dir: string, opts: InstallCrdsOptions = {}): Promise<string[]> {
+export async function installCrds(client: KubeClient, dir: string, opts: InstallCrdsOptions = {}): Promise<string[]> {
   if (!existsSync(dir)) return [];
   const deadline = opts.deadline ?? Date.now() + 60_000;
   const files = (await readdir(dir)).filter((f) => /\.ya?ml$/.test(f)).sort();
-  const crds: { name: string; file: string; obj: any }[] = [];
+  const crds: { name: string; file: string; obj: KubeObject }[] = [];
   for (const f of files) {
     const file = path.join(dir, f);
     const docs = YAML.parseAllDocuments(await readFile(file, 'utf8'));
@@ -547,24 +469,19 @@ export async function installCrds(kc: KubeTarget, dir: string, opts: InstallCrds
       crds.push({ name: obj.metadata?.name, file, obj });
     }
   }
-  const base = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions';
+  const ref = (name: string) => ({ kind: 'CustomResourceDefinition', name });
   for (const { name, file, obj } of crds) {
-    const res = await kubeRequest(kc, 'POST', base, obj);
-    if (res.status === 201) continue;
-    if (res.status === 409) {
-      if (!opts.overwrite) continue;
-      const applied = await kubeRequest(kc, 'PATCH', `${base}/${name}?fieldManager=mustgather-controlplane&force=true`, obj, {
-        contentType: 'application/apply-patch+yaml',
-      });
-      if (applied.status === 200 || applied.status === 201) continue;
-      throw new Error(`applying CRD ${name} from ${file} failed: HTTP ${applied.status} ${applied.json?.message ?? applied.text}`);
+    if (!opts.overwrite && (await client.get(ref(name)))) continue;
+    try {
+      await client.apply(obj, { fieldManager: 'mustgather-controlplane', force: true });
+    } catch (err) {
+      throw new Error(`applying CRD ${name} from ${file} failed: ${(err as Error).message}`, { cause: err });
     }
-    throw new Error(`creating CRD ${name} from ${file} failed: HTTP ${res.status} ${res.json?.message ?? res.text}`);
   }
   for (const { name } of crds) {
     for (;;) {
-      const res = await kubeRequest(kc, 'GET', `${base}/${name}`);
-      const conds: any[] = res.json?.status?.conditions ?? [];
+      const crd = await client.get<{ status?: { conditions?: { type: string; status: string; message?: string }[] } }>(ref(name));
+      const conds = crd?.status?.conditions ?? [];
       if (conds.some((c) => c.type === 'Established' && c.status === 'True')) break;
       const bad = conds.find((c) => c.type === 'NamesAccepted' && c.status === 'False');
       if (bad) throw new Error(`CRD ${name} not accepted: ${bad.message}`);
@@ -579,7 +496,6 @@ export async function installCrds(kc: KubeTarget, dir: string, opts: InstallCrds
 /** Starts a control plane (see {@link StartControlPlaneOptions}); on failure everything started is stopped again. */
 export async function startControlPlane(opts: StartControlPlaneOptions = {}): Promise<ControlPlane> {
   installHandlers(opts.handleSignals !== false);
-  await preloadClientNode();
   await cleanupStaleTmpDirs();
   // Binaries first: a build can take many minutes, and nothing should exist on disk while it runs.
   const binaries = opts.binaries ?? (await ensureBinaries({ log: opts.log ?? ((l) => process.stderr.write(l + '\n')) }));

@@ -17,9 +17,7 @@ export {
   DEFAULT_CONTROLLERS,
   /** The Kubernetes version pinned in hack/controlplane/go.mod. */
   pinnedKubernetesVersion,
-  /** Loads @kubernetes/client-node lazily (resolves undefined where it cannot load, e.g. client-node 2.x on Node < 22.19). */
-  preloadClientNode,
-  /** Loads a kubeconfig file into a client-node KubeConfig (after preloadClientNode). */
+  /** Loads a kubeconfig file into a client-node KubeConfig. */
   loadKubeConfig,
 } from './controlplane.js';
 export type {
@@ -42,21 +40,6 @@ export type {
   /** Paths of the control-plane binaries. */
   ControlPlaneBinaries,
 } from './binaries.js';
-export {
-  /** Raw JSON request to the API server (kubeconfig path or KubeConfig credentials; never drops fields; no client-node needed). */
-  kubeRequest,
-  /** Resolves a kubeconfig file's current context into server URL and credentials. */
-  targetFromKubeconfigFile,
-} from './rest.js';
-export type {
-  /** What kubeRequest accepts: kubeconfig path, resolved target, or client-node KubeConfig. */
-  KubeTarget,
-  /** Server URL and credentials. */
-  RestTarget,
-  /** Status, body and parsed JSON of a kubeRequest. */
-  RestResponse,
-} from './rest.js';
-
 /** One kube-apiserver audit event (audit.k8s.io/v1 Event, Metadata level): the fields tests usually look at. */
 export interface AuditEvent {
   /** e.g. "create", "update", "patch", "delete", "get", "list", "watch". */

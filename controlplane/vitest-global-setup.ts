@@ -7,11 +7,13 @@
  * cluster; pass it to {@link mintUserFromDir}), `kubernetesVersion` (the local control plane's, or '' on an existing
  * cluster).
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { installCrds, mintUserFromDir, preloadClientNode, startControlPlane } from './controlplane.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../reconciler/kube-client.js';
+import { installCrds, mintUserFromDir, startControlPlane } from './controlplane.js';
 import { repoRoot } from './binaries.js';
 
 export { mintUserFromDir };
@@ -39,23 +41,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (process.env.USE_EXISTING_CLUSTER === 'true') {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'mustgather-kubeconfig-'));
     const kubeconfig = path.join(dir, 'kubeconfig');
-    const cn = await preloadClientNode();
-    let target: Parameters<typeof installCrds>[0];
-    if (cn) {
-      // Merges KUBECONFIG's files like kubectl and resolves relative paths.
-      const kc = new cn.KubeConfig();
-      kc.loadFromDefault();
-      writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
-      log(`[controlplane] USE_EXISTING_CLUSTER=true: context ${kc.getCurrentContext()} (${kc.getCurrentCluster()?.server})`);
-      target = kc;
-    } else {
-      // Without client-node: the first KUBECONFIG file (or ~/.kube/config) as it is.
-      const first = (process.env.KUBECONFIG || '').split(path.delimiter).find(Boolean) || path.join(os.homedir(), '.kube', 'config');
-      copyFileSync(first, kubeconfig);
-      log(`[controlplane] USE_EXISTING_CLUSTER=true: ${first}`);
-      target = kubeconfig;
-    }
-    if (process.env.INSTALL_CRDS !== 'false') await installCrds(target, crdDir, { overwrite: false, log });
+    // Merges KUBECONFIG's files like kubectl and resolves relative paths.
+    const kc = new KubeConfig();
+    kc.loadFromDefault();
+    writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });
+    log(`[controlplane] USE_EXISTING_CLUSTER=true: context ${kc.getCurrentContext()} (${kc.getCurrentCluster()?.server})`);
+    const client = new KubeClient(kc);
+    if (process.env.INSTALL_CRDS !== 'false') await installCrds(client, crdDir, { overwrite: false, log });
+    client.close();
     project.provide('kubeconfig', kubeconfig);
     project.provide('auditLogPath', '');
     project.provide('controlPlaneDir', '');

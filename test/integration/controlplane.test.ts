@@ -4,29 +4,29 @@
  * the kubeconfig files, so it runs wherever the harness does, whether or not @kubernetes/client-node loads.
  */
 import { randomBytes } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { kubeRequest, mintUserFromDir, pinnedKubernetesVersion, readAuditEvents, targetFromKubeconfigFile, type RestResponse } from '../../controlplane/index.js';
+import { mintUserFromDir, pinnedKubernetesVersion, readAuditEvents } from '../../controlplane/index.js';
+import { isNotFound, KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
+import { adminClient, eventually, kubeConfigFrom } from './helpers.js';
 
-const kubeconfig = inject('kubeconfig');
 const controlPlaneDir = inject('controlPlaneDir');
 const auditLogPath = inject('auditLogPath');
 const local = controlPlaneDir !== '';
 
-async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const client = adminClient();
+/** A request as admin; a non-2xx answer fails the test with the server's message. */
+const admin = (method: string, path: string, body?: unknown): Promise<any> => client.request(method, path, { body });
 
-/** A request as admin that must answer with one of `ok` statuses. */
-async function admin(method: string, path: string, body?: unknown, ok: number[] = [200, 201]): Promise<RestResponse> {
-  const res = await kubeRequest(kubeconfig, method, path, body);
-  if (!ok.includes(res.status)) throw new Error(`${method} ${path}: HTTP ${res.status} ${res.json?.message ?? res.text}`);
-  return res;
+/** The API server's refusal of a request, or undefined when it was accepted. */
+async function refusal(request: Promise<unknown>): Promise<KubeApiError | undefined> {
+  try {
+    await request;
+    return undefined;
+  } catch (err) {
+    if (err instanceof KubeApiError) return err;
+    throw err;
+  }
 }
 
 describe('local control plane', () => {
@@ -37,11 +37,11 @@ describe('local control plane', () => {
   });
 
   afterAll(async () => {
-    await kubeRequest(kubeconfig, 'DELETE', `/api/v1/namespaces/${ns}`).catch(() => undefined);
+    await client.delete({ kind: 'Namespace', name: ns });
   });
 
   it.runIf(local)('/version reports the pinned Kubernetes version', async () => {
-    const v = (await admin('GET', '/version')).json;
+    const v = await admin('GET', '/version');
     expect(v.gitVersion).toBe(pinnedKubernetesVersion());
     expect(v.gitVersion).toBe(inject('kubernetesVersion'));
     expect(`v${v.major}.${v.minor}`).toBe(pinnedKubernetesVersion().replace(/\.\d+$/, ''));
@@ -53,9 +53,9 @@ describe('local control plane', () => {
     await admin('POST', `/api/v1/namespaces/${name}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'content' }, data: { a: 'b' } });
     await admin('DELETE', `/api/v1/namespaces/${name}`);
     await eventually(
-      async () => ((await kubeRequest(kubeconfig, 'GET', `/api/v1/namespaces/${name}`)).status === 404 ? true : undefined),
-      60_000,
+      async () => isNotFound(await refusal(admin('GET', `/api/v1/namespaces/${name}`))),
       `namespace ${name} to go away`,
+      60_000,
     );
   });
 
@@ -66,33 +66,35 @@ describe('local control plane', () => {
       kind: 'TokenRequest',
       spec: { expirationSeconds: 600 },
     });
-    const token: string = tr.json?.status?.token ?? '';
+    const token: string = tr?.status?.token ?? '';
     expect(token.split('.')).toHaveLength(3);
     const review = await admin('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenReview',
       spec: { token },
     });
-    expect(review.json?.status?.authenticated).toBe(true);
-    expect(review.json?.status?.user?.username).toBe(`system:serviceaccount:${ns}:robot`);
+    expect(review?.status?.authenticated).toBe(true);
+    expect(review?.status?.user?.username).toBe(`system:serviceaccount:${ns}:robot`);
     // And the token itself is a credential: the API server says who we are with it.
-    const { server, ca } = targetFromKubeconfigFile(kubeconfig);
-    const self = await kubeRequest({ server, ca, token }, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'SelfSubjectReview',
+    const withToken = new KubeConfig();
+    const cluster = kubeConfigFrom(inject('kubeconfig')).getCurrentCluster()!;
+    withToken.loadFromOptions({
+      clusters: [cluster], users: [{ name: 'robot', token }], contexts: [{ name: 'robot', cluster: cluster.name, user: 'robot' }], currentContext: 'robot',
     });
-    expect(self.status).toBe(201);
-    expect(self.json?.status?.userInfo?.username).toBe(`system:serviceaccount:${ns}:robot`);
+    const self = await new KubeClient(withToken).request<any>('POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
+    expect(self?.status?.userInfo?.username).toBe(`system:serviceaccount:${ns}:robot`);
   });
 
   it.runIf(local)('forbids a minted non-admin user to list secrets cluster-wide, and lets the admin', async () => {
     const user = await mintUserFromDir(controlPlaneDir, 'cp-smoke-user', ['cp-smoke-group']);
-    const denied = await kubeRequest(user.kubeconfigPath, 'GET', '/api/v1/secrets');
-    expect(denied.status).toBe(403);
+    const denied = await refusal(new KubeClient(user.kubeConfig).request('GET', '/api/v1/secrets'));
+    expect(denied?.statusCode).toBe(403);
     // Authenticated (403, not 401) as the user we minted.
-    expect(denied.json?.message).toContain('User "cp-smoke-user"');
+    expect(denied?.apiMessage).toContain('User "cp-smoke-user"');
     const allowed = await admin('GET', '/api/v1/secrets');
-    expect(Array.isArray(allowed.json?.items)).toBe(true);
+    expect(Array.isArray(allowed?.items)).toBe(true);
   });
 
   it.runIf(local)('records a create in the audit log', async () => {
@@ -111,8 +113,8 @@ describe('local control plane', () => {
         );
         return found.length > 0 ? found : undefined;
       },
-      5_000,
       `the audit event of creating configmap ${ns}/${name}`,
+      5_000,
     );
     expect(events).toHaveLength(1);
     expect(events[0]?.responseStatus?.code).toBe(201);

@@ -91,7 +91,7 @@ export interface ControlPlane {
   version: string;
   /** Binaries in use. */
   binaries: ControlPlaneBinaries;
-  /** A fresh admin KubeConfig (throws if @kubernetes/client-node cannot be loaded on this Node). */
+  /** A fresh admin KubeConfig. */
   kubeConfig(): KubeConfig;
   /** Mints a client certificate for a non-admin user; writes `<dataDir>/users/<name>.kubeconfig`. */
   mintUser(name: string, groups?: string[]): Promise<MintedUser>;
@@ -103,7 +103,7 @@ export interface ControlPlane {
 export interface MintedUser {
   /** Kubeconfig file for the user (certificate data embedded). */
   kubeconfigPath: string;
-  /** The same, loaded (lazily; throws if @kubernetes/client-node cannot be loaded on this Node). */
+  /** The same, loaded. */
   readonly kubeConfig: KubeConfig;
 }
 

@@ -1,7 +1,6 @@
 /**
  * Smoke test of the local control plane started by controlplane/vitest-global-setup.ts: the pinned version, the
- * namespace controller, TokenRequest, RBAC for a minted user, and the audit log. Uses raw requests (kubeRequest) with
- * the kubeconfig files, so it runs wherever the harness does, whether or not @kubernetes/client-node loads.
+ * namespace controller, TokenRequest, RBAC for a minted user, and the audit log.
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';

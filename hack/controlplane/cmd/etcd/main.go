@@ -1,22 +1,4 @@
-/*
-Copyright 2015 The etcd Authors.
-
-Licensed under the Apache License, Version 2.0 (the "License");
-you may not use this file except in compliance with the License.
-You may obtain a copy of the License at
-
-    http://www.apache.org/licenses/LICENSE-2.0
-
-Unless required by applicable law or agreed to in writing, software
-distributed under the License is distributed on an "AS IS" BASIS,
-WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
-See the License for the specific language governing permissions and
-limitations under the License.
-*/
-
-// Package main is a simple wrapper of the real etcd entrypoint package
-// (located at go.etcd.io/etcd/server/v3/etcdmain), mirroring etcd's own
-// server/main.go.
+// etcd for the test control plane: etcd's own entry point, built from the module pinned in go.mod.
 package main
 
 import (
@@ -25,6 +7,4 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdmain"
 )
 
-func main() {
-	etcdmain.Main(os.Args)
-}
+func main() { etcdmain.Main(os.Args) }

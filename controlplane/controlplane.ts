@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import http from 'node:http';
 import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -179,10 +180,6 @@ export async function mintUserFromDir(dataDir: string, name: string, groups: str
   if (!state || typeof state.server !== 'string') throw new Error(`mintUserFromDir: ${dataDir} holds no running control plane`);
   const ca = await loadCA(path.join(dataDir, 'pki'));
   return mintUserWith(ca, dataDir, state.server, name, groups);
-}
-
-async function sleep(ms: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
 }
 
 function httpGet(url: string, tls?: https.RequestOptions): Promise<{ status: number; body: string }> {

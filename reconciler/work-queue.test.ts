@@ -1,7 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { exponentialDelay, type ProcessedEvent, TerminalError, WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `condition` holds, or fails naming what it waited for. */
 async function until(what: string, condition: () => boolean, timeoutMs = 2000): Promise<void> {

@@ -2,6 +2,7 @@
  * Leader election against a real kube-apiserver: two candidates on one Lease, with durations short enough for a
  * test (lease 2 s, renew deadline 1.5 s, retry 200 ms).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { type Lease, LeaderElector, type LeaderElectionOptions } from '../../reconciler/leader-election.js';
@@ -42,7 +43,6 @@ function candidate(namespace: string, identity: string, options: Partial<LeaderE
 }
 
 const readLease = (namespace: string) => admin.get<Lease>({ kind: 'Lease', namespace, name: 'operator' });
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Waits until exactly one of the two candidates leads; returns it, then the other. */
 async function oneLeader<C extends { elector: LeaderElector }>(a: C, b: C): Promise<[C, C]> {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
-import type { MustGatherReport } from '../../constructs/report-api.js';
+import { KIND, type MustGatherReport } from '../../constructs/report-api.js';
+import { KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
 import { DownloadError, downloadArchive, formatProgress, waitForReady } from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
@@ -17,8 +18,6 @@ verifies it against status.archive.sha256.
       --certificate-authority FILE trust this CA for the report URL (the route's, usually the ingress CA)
       --insecure-skip-tls-verify   do not verify the report URL's certificate
 Gather failures do not stop the wait: the archive holds whatever the gathers collected.`;
-
-const API = { group: 'mustgather.openshift.io', version: 'v1alpha1', plural: 'mustgatherreports' } as const;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
@@ -40,7 +39,7 @@ export async function run(args: string[]): Promise<number> {
   kc.loadFromDefault();
   const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   const token = await bearerToken(kc);
-  const api = kc.makeApiClient(CustomObjectsApi);
+  const client = new KubeClient(kc);
   const reportRef = `${namespace}/${name}`;
 
   const status = new StatusLine(process.stderr);
@@ -49,17 +48,16 @@ export async function run(args: string[]): Promise<number> {
     timeoutMs,
     readReport: async () => {
       try {
-        return (await api.getNamespacedCustomObject({ ...API, namespace, name })) as MustGatherReport;
+        return await client.get<MustGatherReport>({ kind: KIND, namespace, name });
       } catch (err) {
-        const code = (err as { code?: number }).code;
-        if (code === 404) return undefined;
+        const code = err instanceof KubeApiError ? err.statusCode : undefined;
         if (code === 401) throw new DownloadError(`the Kubernetes API rejected the credentials of context "${kc.getCurrentContext()}" (HTTP 401): the token is wrong or expired; log in again ("oc login")`);
         if (code === 403) throw new DownloadError(`the user of context "${kc.getCurrentContext()}" may not read MustGatherReports in ${namespace} (HTTP 403): downloading a report takes a cluster admin`);
         throw err;
       }
     },
     onStatus: (line) => status.show(`${reportRef}: ${line}`),
-  });
+  }).finally(() => client.close());
   status.done(`${reportRef}: Ready, ${report.status.report_url}`);
 
   const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;

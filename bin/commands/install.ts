@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import { DEFAULT_OPERATOR_NAMESPACE } from '../../constructs/install-chart.js';
-import { imagesFromEnv } from '../../constructs/operator-config.js';
+import { IMAGE_FLAGS, imagesFromFlags } from '../image-flags.js';
 import { renderInstall } from '../../constructs/render.js';
 import { parseCommandArgs } from '../usage.js';
 
@@ -12,13 +12,11 @@ Prints the operator's install manifests (CRD, namespace, RBAC, Deployment, metri
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
     namespace: { type: 'string', default: DEFAULT_OPERATOR_NAMESPACE },
-    'operator-image': { type: 'string' },
-    'oauth-proxy-image': { type: 'string' },
+    ...IMAGE_FLAGS,
   }, HELP);
   if (!parsed) return 0;
   const { values } = parsed;
-  const fromEnv = imagesFromEnv();
-  const images = { operator: values['operator-image'] ?? fromEnv.operator, oauthProxy: values['oauth-proxy-image'] ?? fromEnv.oauthProxy };
+  const images = imagesFromFlags(values);
   process.stdout.write(renderInstall({ operatorNamespace: values.namespace, images }).map((m) => stringify(m)).join('---\n'));
   return 0;
 }

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
 import { ClusterOperatorReporter } from '../../reconciler/cluster-operator.js';
-import { imagesFromEnv } from '../../constructs/operator-config.js';
+import { IMAGE_FLAGS, imagesFromFlags } from '../image-flags.js';
 import { Controller } from '../../reconciler/controller.js';
 import { startHealthServer } from '../../reconciler/health-server.js';
 import { KubeClient } from '../../reconciler/kube-client.js';
@@ -43,8 +43,7 @@ export async function run(args: string[]): Promise<number> {
     concurrency: { type: 'string', default: process.env.CONCURRENCY ?? '4' },
     listen: { type: 'string', default: `:${OPERATOR_HTTP_PORT}` },
     'leader-elect': { type: 'boolean' },
-    'operator-image': { type: 'string' },
-    'oauth-proxy-image': { type: 'string' },
+    ...IMAGE_FLAGS,
     verbose: { type: 'boolean', short: 'v' },
   }, HELP);
   if (!parsed) return 0;
@@ -53,8 +52,7 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: "${values.concurrency}" is not a positive whole number`);
   const listen = parseListen(values.listen);
   const log = jsonLogger({ verbose: values.verbose ?? false });
-  const fromEnv = imagesFromEnv();
-  const images = { operator: values['operator-image'] ?? fromEnv.operator, oauthProxy: values['oauth-proxy-image'] ?? fromEnv.oauthProxy };
+  const images = imagesFromFlags(values);
 
   let kubeconfigPath = values.kubeconfig;
   let stopControlPlane: (() => Promise<void>) | undefined;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds a local Kubernetes control plane (kube-apiserver, kube-controller-manager, kubectl, etcd)
+# Builds a local Kubernetes cluster (kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kubectl, etcd)
 # from published Go modules pinned in this directory's go.mod, into
 #   ${MUSTGATHER_CACHE:-$HOME/.cache/mustgather}/controlplane/<k8s-version>/
 # and reuses them: a stamp holding a hash of go.mod, go.sum, the mains and this script makes a second
@@ -25,7 +25,7 @@ k8s_major="$(echo "${k8s_version#v}" | cut -d. -f1)"
 k8s_minor="$(echo "${k8s_version#v}" | cut -d. -f2)"
 cache_root="${MUSTGATHER_CACHE:-$HOME/.cache/mustgather}"
 out="$cache_root/controlplane/$k8s_version"
-binaries=(kube-apiserver kube-controller-manager kubectl etcd)
+binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl etcd)
 
 stamp_value="$( { cat go.mod go.sum build.sh ../lib/go-build.sh; for b in "${binaries[@]}"; do cat "cmd/$b/main.go"; done; } | sha256sum | cut -d' ' -f1)"
 
@@ -72,19 +72,8 @@ tmp="$(mktemp -d "$out/.build.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
 total_start=$SECONDS
 for b in "${binaries[@]}"; do
-  start=$SECONDS
-  log "building $b ($k8s_version, etcd $etcd_version, -p $jobs) ..."
-  # Progress while the compiler runs: one line a minute.
-  ( while sleep 60; do log "  ... still building $b ($((SECONDS - start))s)"; done ) &
-  ticker=$!
-  if ! go build -trimpath -p "$jobs" -ldflags "$ldflags" -o "$tmp/$b" "./cmd/$b"; then
-    kill "$ticker" 2>/dev/null || true
-    die "go build of $b failed (see the compiler output above)."
-  fi
-  kill "$ticker" 2>/dev/null || true
-  wait "$ticker" 2>/dev/null || true
+  build_binary "$b ($k8s_version, etcd $etcd_version, -p $jobs)" "$tmp/$b" "./cmd/$b" -p "$jobs" -ldflags "$ldflags"
   mv -f "$tmp/$b" "$out/$b"
-  log "built $b in $((SECONDS - start))s"
 done
 printf '%s\n%s\n' "$stamp_value" "$go_version" >"$out/.stamp"
 log "all binaries ready in $out ($((SECONDS - total_start))s)"

@@ -36,3 +36,21 @@ lock_build() {
     if [ "$force" != "1" ] && up_to_date; then reuse; fi
   fi
 }
+
+# build_binary LABEL OUTPUT PACKAGE [go build flags...]: one go build with a progress line a minute while the
+# compiler runs (a cold build takes minutes and would otherwise look hung).
+build_binary() {
+  local label="$1" output="$2" pkg="$3" start=$SECONDS ticker
+  shift 3
+  log "building $label ..."
+  # The ticker must not inherit the build lock (fd 9): a killed build would otherwise hold it for a minute.
+  ( while sleep 60; do log "  ... still building ${label%% *} ($((SECONDS - start))s)"; done ) 9>&- &
+  ticker=$!
+  if ! go build -trimpath "$@" -o "$output" "$pkg"; then
+    kill "$ticker" 2>/dev/null || true
+    die "go build of ${label%% *} failed (see the compiler output above)."
+  fi
+  kill "$ticker" 2>/dev/null || true
+  wait "$ticker" 2>/dev/null || true
+  log "built ${label%% *} in $((SECONDS - start))s"
+}

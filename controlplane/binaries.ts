@@ -21,6 +21,10 @@ export interface ControlPlaneBinaries {
   kubeControllerManager?: string;
   /** kubectl, if available. */
   kubectl?: string;
+  /** kube-scheduler, if available (a local node needs it). */
+  kubeScheduler?: string;
+  /** kubelet, if available (a local node needs it). */
+  kubelet?: string;
 }
 
 /** Whether `p` is a file this process may execute. */
@@ -63,6 +67,8 @@ function fromDir(dir: string, source: ControlPlaneBinaries['source']): ControlPl
   const bins: ControlPlaneBinaries = { dir, source, kubeApiserver: p('kube-apiserver'), etcd: p('etcd') };
   if (isExecutable(p('kube-controller-manager'))) bins.kubeControllerManager = p('kube-controller-manager');
   if (isExecutable(p('kubectl'))) bins.kubectl = p('kubectl');
+  if (isExecutable(p('kube-scheduler'))) bins.kubeScheduler = p('kube-scheduler');
+  if (isExecutable(p('kubelet'))) bins.kubelet = p('kubelet');
   return bins;
 }
 

@@ -13,6 +13,10 @@ import type { ChildProcess } from 'node:child_process';
 import { KubeConfig } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { ensureBinaries, pinnedKubernetesVersion, repoRoot, type ControlPlaneBinaries } from './binaries.js';
+import { checkFreeRange, nthAddress, parseCidr } from './host.js';
+import { loadImage, pauseImage } from './images.js';
+import { ensureNodeBinaries, nodeDir, startNode, type LocalNode, type NodeOptions } from './node.js';
+import { LocalVolumeProvisioner } from './node-storage.js';
 import { createControlPlanePki, issueClientCert, loadCA, PKI_FILES, type CertificateAuthority } from './pki.js';
 import {
   cleanupLeftovers,
@@ -50,6 +54,17 @@ export const DEFAULT_CONTROLLERS = [
   'persistentvolumeclaim-protection-controller',
 ] as const;
 
+/** What real pods need on top of {@link DEFAULT_CONTROLLERS}: volume binding, node health (the not-ready taint), pod GC. */
+export const NODE_CONTROLLERS = [
+  'persistentvolume-binder-controller',
+  'persistentvolume-protection-controller',
+  'node-lifecycle-controller',
+  'pod-garbage-collector-controller',
+] as const;
+
+/** The Service range by default: a /16, so thousands of reports' Services fit. */
+export const DEFAULT_SERVICE_CIDR = '10.96.0.0/16';
+
 /** Options for {@link startControlPlane}. */
 export interface StartControlPlaneOptions {
   /** Data dir (created; must be empty or a previous control plane's). Default: a new dir in os.tmpdir(). Removed by stop(). */
@@ -76,6 +91,13 @@ export interface StartControlPlaneOptions {
   log?: (line: string) => void;
   /** Install SIGINT/SIGTERM/SIGHUP handlers that stop the control plane (default true); an exit handler is always installed. */
   handleSignals?: boolean;
+  /** The Service range, checked against the host's routes when a node runs (default {@link DEFAULT_SERVICE_CIDR}). */
+  serviceCidr?: string;
+  /**
+   * Also run a real node (kubelet, containerd, runc, CNI; kube-scheduler and the controllers pods need): true or its
+   * options. Linux and root only. Default false.
+   */
+  node?: boolean | NodeOptions;
 }
 
 /** A running control plane. */
@@ -96,6 +118,8 @@ export interface ControlPlane {
   kubeConfig(): KubeConfig;
   /** Mints a client certificate for a non-admin user; writes `<dataDir>/users/<name>.kubeconfig`. */
   mintUser(name: string, groups?: string[]): Promise<MintedUser>;
+  /** The local node, when one was asked for. */
+  node?: LocalNode;
   /** Stops every process (SIGTERM, then SIGKILL after the grace period) and removes the data dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -202,8 +226,10 @@ class RunningControlPlane implements ControlPlane {
   server = '';
   auditLogPath: string;
   version = '';
+  node: LocalNode | undefined;
   private readonly procs: { rec: RecordedProcess; child: ChildProcess; log: string }[] = [];
   private reaper: Reaper | undefined;
+  private provisioner: LocalVolumeProvisioner | undefined;
   private stopping: Promise<void> | undefined;
   private ca!: CertificateAuthority;
   private state: Record<string, unknown> = {};
@@ -283,8 +309,12 @@ class RunningControlPlane implements ControlPlane {
     this.writeState({ version: this.version, reaperPid: this.reaper.pid, startedAt: new Date().toISOString() });
 
     // PKI and kubeconfigs.
+    const serviceCidr = parseCidr(this.opts.serviceCidr ?? DEFAULT_SERVICE_CIDR);
+    const apiServiceIp = nthAddress(serviceCidr, 1);
+    const withNode = !!this.opts.node;
+    if (withNode) await checkFreeRange('Service range', serviceCidr, '');
     const pki = this.p('pki');
-    this.ca = await createControlPlanePki(pki);
+    this.ca = await createControlPlanePki(pki, [apiServiceIp]);
     const [etcdClient, etcdPeer, apiPort] = (await freePorts(3)) as [number, number, number];
     this.server = `https://127.0.0.1:${apiPort}`;
     const admin = await issueClientCert(this.ca, ADMIN_USER, ['system:masters']);
@@ -330,7 +360,7 @@ class RunningControlPlane implements ControlPlane {
       `--service-account-issuer=${this.server}`,
       `--service-account-key-file=${path.join(pki, PKI_FILES.saPub)}`,
       `--service-account-signing-key-file=${path.join(pki, PKI_FILES.saKey)}`,
-      '--service-cluster-ip-range=10.0.0.0/24',
+      `--service-cluster-ip-range=${serviceCidr.text}`,
       '--allow-privileged=true',
       // The kubernetes Service's endpoints would point at 127.0.0.1, which endpoint validation refuses (log spam).
       '--endpoint-reconciler-type=none',
@@ -343,6 +373,7 @@ class RunningControlPlane implements ControlPlane {
       // Without kube-controller-manager nobody creates the "default" ServiceAccount, so pods could never be admitted
       // (what envtest does); with it, keep the real admission chain.
       ...(controllersOn ? [] : ['--disable-admission-plugins=ServiceAccount']),
+      ...(withNode ? await this.kubeletClientFlags(pki) : []),
       ...(this.opts.apiServerFlags ?? []),
     ];
     this.start('kube-apiserver', b.kubeApiserver, apiArgs);
@@ -356,7 +387,9 @@ class RunningControlPlane implements ControlPlane {
       const kcm = await issueClientCert(this.ca, 'system:kube-controller-manager');
       const kcmKubeconfig = this.p('controller-manager.kubeconfig');
       await writeFile(kcmKubeconfig, kubeconfigYaml(this.server, this.ca.cert, 'system:kube-controller-manager', kcm.cert, kcm.key), { mode: 0o600 });
-      const controllers = Array.isArray(this.opts.controllers) ? this.opts.controllers : [...DEFAULT_CONTROLLERS];
+      const controllers = Array.isArray(this.opts.controllers)
+        ? this.opts.controllers
+        : [...DEFAULT_CONTROLLERS, ...(withNode ? NODE_CONTROLLERS : [])];
       this.start('kube-controller-manager', b.kubeControllerManager, [
         `--kubeconfig=${kcmKubeconfig}`,
         '--secure-port=0', // no serving endpoint: nothing to authenticate, no port to allocate
@@ -367,8 +400,10 @@ class RunningControlPlane implements ControlPlane {
         `--root-ca-file=${path.join(pki, PKI_FILES.caCert)}`,
         `--cluster-signing-cert-file=${path.join(pki, PKI_FILES.caCert)}`,
         `--cluster-signing-key-file=${path.join(pki, PKI_FILES.caKey)}`,
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-cluster-ip-range=${serviceCidr.text}`,
         '--profiling=false',
+        // Claims bound by the node's provisioner are picked up on the volume's event; retries come sooner too.
+        ...(withNode ? ['--pvclaimbinder-sync-period=5s'] : []),
         ...(this.opts.controllerManagerFlags ?? []),
       ]);
     }
@@ -390,8 +425,67 @@ class RunningControlPlane implements ControlPlane {
       );
       this.log(`kube-controller-manager running (${Date.now() - t0} ms)`);
     }
+    if (withNode) await this.startNodeAndScheduler(client, apiPort, apiServiceIp, deadline, t0);
     client.close();
-    this.writeState({ ready: true, readyAfterMs: Date.now() - t0 });
+    this.writeState({ ready: true, readyAfterMs: Date.now() - t0, node: this.node?.name });
+  }
+
+  /** kube-apiserver's side of the kubelet API: reach it by InternalIP, verify its certificate, authenticate as an admin. */
+  private async kubeletClientFlags(pki: string): Promise<string[]> {
+    // In system:masters, so the kubelet's webhook authorizer admits logs, exec and port-forward.
+    const client = await issueClientCert(this.ca, 'kube-apiserver-kubelet-client', ['system:masters']);
+    await writeFile(path.join(pki, 'kubelet-client.crt'), client.cert);
+    await writeFile(path.join(pki, 'kubelet-client.key'), client.key, { mode: 0o600 });
+    return [
+      // Otherwise logs, exec and port-forward look the node's name up in DNS (the machine's resolver fails).
+      '--kubelet-preferred-address-types=InternalIP',
+      `--kubelet-certificate-authority=${path.join(pki, PKI_FILES.caCert)}`,
+      `--kubelet-client-certificate=${path.join(pki, 'kubelet-client.crt')}`,
+      `--kubelet-client-key=${path.join(pki, 'kubelet-client.key')}`,
+    ];
+  }
+
+  /** kube-scheduler, the node (containerd + kubelet), the volume provisioner; resolves once the Node is Ready. */
+  private async startNodeAndScheduler(client: KubeClient, apiPort: number, apiServiceIp: string, deadline: number, t0: number): Promise<void> {
+    const b = this.binaries;
+    if (!b.kubelet || !b.kubeScheduler) throw new StartupError(`a node needs kubelet and kube-scheduler, which ${b.dir} does not hold`);
+    const nodeOptions = typeof this.opts.node === 'object' ? this.opts.node : {};
+    const log = (line: string) => this.opts.log?.(line);
+    const [nodeBinaries, pause] = await Promise.all([ensureNodeBinaries(log), pauseImage()]);
+
+    const scheduler = await issueClientCert(this.ca, 'system:kube-scheduler');
+    const schedulerKubeconfig = this.p('scheduler.kubeconfig');
+    await writeFile(schedulerKubeconfig, kubeconfigYaml(this.server, this.ca.cert, 'system:kube-scheduler', scheduler.cert, scheduler.key), { mode: 0o600 });
+    this.start('kube-scheduler', b.kubeScheduler, [`--kubeconfig=${schedulerKubeconfig}`, '--secure-port=0', '--leader-elect=false', '--profiling=false']);
+
+    this.node = await startNode(
+      {
+        caCertFile: path.join(this.p('pki'), PKI_FILES.caCert),
+        ca: this.ca,
+        server: this.server,
+        apiPort,
+        apiServiceIp,
+        kubeletBinary: b.kubelet,
+        guard: (pid) => this.reaper?.add(pid),
+        log,
+      },
+      nodeBinaries,
+      { name: pause.name, load: (ctr, address) => loadImage({ ctr, address }, pause.name, pause.archive).then(() => undefined) },
+      nodeOptions,
+      deadline,
+    );
+    const name = this.node.name;
+    await this.waitFor(`Node ${name} to be Ready`, deadline, async () => {
+      const node = await client.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/api/v1/nodes/${name}`);
+      return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+    });
+    this.provisioner = new LocalVolumeProvisioner(new KubeClient(loadKubeConfig(this.kubeconfigPath)), {
+      nodeName: name,
+      dir: path.join(nodeDir(), 'volumes'),
+      log,
+    });
+    await this.provisioner.start();
+    this.log(`node ${name} Ready at ${this.node.address} (pods in ${this.node.podCidr}) (${Date.now() - t0} ms)`);
   }
 
   kubeConfig(): KubeConfig {
@@ -404,6 +498,8 @@ class RunningControlPlane implements ControlPlane {
 
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      await this.provisioner?.stop();
+      await this.node?.stop();
       await terminate(
         this.procs.map((p) => p.rec).reverse(),
         this.opts.stopGraceMs ?? 5_000,

@@ -133,15 +133,22 @@ async function issue(
   return { cert: certificate.toString('pem') + '\n', key: await privateKeyPem(keys.privateKey) };
 }
 
-/** Issues a serving certificate valid for 127.0.0.1, ::1, localhost and the in-cluster kubernetes service names. */
+/** Issues a serving certificate for `commonName`, valid for each of `sans` (IP addresses and DNS names alike). */
+export async function issueServingCertFor(ca: CertificateAuthority, commonName: string, sans: string[]): Promise<CertKeyPair> {
+  const isIp = (s: string) => /^[\d.]+$|:/.test(s);
+  return issue(ca, [{ CN: [commonName] }], 'server', [
+    ...sans.filter((s) => !isIp(s)).map((value) => ({ type: 'dns' as const, value })),
+    ...sans.filter(isIp).map((value) => ({ type: 'ip' as const, value })),
+  ]);
+}
+
+/**
+ * Issues the kube-apiserver's serving certificate: 127.0.0.1, ::1, localhost, the in-cluster kubernetes service
+ * names and `extraSans` (the first address of the Service range, where pods reach it).
+ */
 export async function issueServingCert(ca: CertificateAuthority, extraSans: string[] = []): Promise<CertKeyPair> {
   const dns = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
-  const ips = ['127.0.0.1', '::1', '10.0.0.1'];
-  for (const s of extraSans) (/^[\d.]+$|:/.test(s) ? ips : dns).push(s);
-  return issue(ca, [{ CN: ['kube-apiserver'] }], 'server', [
-    ...dns.map((value) => ({ type: 'dns' as const, value })),
-    ...ips.map((value) => ({ type: 'ip' as const, value })),
-  ]);
+  return issueServingCertFor(ca, 'kube-apiserver', [...dns, '127.0.0.1', '::1', ...extraSans]);
 }
 
 /** Issues a client certificate for user `name` in `groups` (CN = name, one O per group). */
@@ -157,10 +164,10 @@ export async function createServiceAccountKeyPair(): Promise<{ key: string; pub:
 }
 
 /** Everything a control plane needs, written into `dir` (see {@link PKI_FILES}). */
-export async function createControlPlanePki(dir: string): Promise<CertificateAuthority> {
+export async function createControlPlanePki(dir: string, extraSans: string[] = []): Promise<CertificateAuthority> {
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const ca = await createCA();
-  const [serving, sa] = await Promise.all([issueServingCert(ca), createServiceAccountKeyPair()]);
+  const [serving, sa] = await Promise.all([issueServingCert(ca, extraSans), createServiceAccountKeyPair()]);
   await writeCA(dir, ca);
   await writeFile(path.join(dir, PKI_FILES.servingCert), serving.cert, { mode: 0o644 });
   await writeFile(path.join(dir, PKI_FILES.servingKey), serving.key, { mode: 0o600 });

@@ -57,8 +57,12 @@ const STATUS_SCHEMA: Schema = {
   description: 'What the operator observed. Written by the operator only.',
   properties: {
     observedGeneration: { type: 'integer', format: 'int64', description: 'The generation of the spec this status describes.' },
-    namespace: { type: 'string', description: 'The namespace that holds the report\'s pod, volume, service and route.' },
-    report_url: { type: 'string', description: 'HTTPS URL of must-gather.tar.gz; only cluster admins may download it (oauth-proxy checks every request).' },
+    namespace: { type: 'string', description: 'The namespace that holds the report\'s pod, volume and service.' },
+    report_url: { type: 'string', description: 'HTTPS URL of must-gather.tar.gz; only cluster admins may download it (the file server checks every request).' },
+    caBundle: {
+      type: 'string',
+      description: 'PEM certificate of the CA that issued the file server\'s serving certificate, where the operator issues it (plain Kubernetes): trust it to download from report_url.',
+    },
     conditions: {
       type: 'array',
       description: 'Initialized: the report\'s objects are applied and collection has started. Ready: the archive is compressed and served at report_url.',

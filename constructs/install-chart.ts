@@ -51,12 +51,14 @@ export const OPERATOR_RULES: k8s.PolicyRule[] = [
   { apiGroups: [API_GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'update', 'patch', 'delete'] },
   { apiGroups: [API_GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'update', 'patch'] },
   { apiGroups: [API_GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
-  { apiGroups: [''], resources: ['namespaces', 'persistentvolumeclaims', 'services', 'serviceaccounts', 'secrets'], verbs: CRUD },
+  // Secrets: the reports' and, in its own namespace, its serving CA. ConfigMaps: the client CA handed to each report.
+  { apiGroups: [''], resources: ['namespaces', 'persistentvolumeclaims', 'services', 'serviceaccounts', 'secrets', 'configmaps'], verbs: CRUD },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
-  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: CRUD },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: CRUD },
   { apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: CRUD },
-  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings'], verbs: CRUD },
+  // Roles and RoleBindings: the file server's `create events` in each report's namespace (held above, so no `bind`).
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings', 'roles', 'rolebindings'], verbs: CRUD },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] },
   // Its own ClusterOperator only (creating cannot be limited by name; everything else is).
   { apiGroups: ['config.openshift.io'], resources: ['clusteroperators'], verbs: ['create'] },
@@ -82,6 +84,13 @@ export class InstallChart extends Chart {
     new k8s.KubeClusterRoleBinding(this, 'ClusterRoleBinding', {
       metadata: { name: OPERATOR_NAME },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
+    });
+    // The cluster's client CA, which the operator hands to each report's file server: kube-system's own reader Role,
+    // limited to that one ConfigMap (what every aggregated API server is bound to).
+    new k8s.KubeRoleBinding(this, 'ClientCaReaderRoleBinding', {
+      metadata: { name: `${OPERATOR_NAME}-client-ca-reader`, namespace: 'kube-system' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'extension-apiserver-authentication-reader' },
       subjects: [{ kind: 'ServiceAccount', name: OPERATOR_NAME, namespace }],
     });
     new k8s.KubeRole(this, 'LeaderElectionRole', {

@@ -5,9 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { App } from 'cdk8s';
 import { InstallChart, type InstallChartProps } from './install-chart.js';
-import type { OperatorImages } from './operator-config.js';
+import { ReportChart, type ReportChartProps } from './report-chart.js';
 import type { MustGatherReport } from './report-api.js';
-import { ReportChart } from './report-chart.js';
 
 /** A rendered Kubernetes object. */
 export interface Manifest {
@@ -17,13 +16,11 @@ export interface Manifest {
   [field: string]: unknown;
 }
 
-/** Options of {@link renderReport}. */
-export interface RenderReportOptions {
-  /** See {@link ReportChartProps.cookieSecret}. @default - 32 fresh random bytes */
+/** Options of {@link renderReport}: the {@link ReportChartProps} but the report. */
+export type RenderReportOptions = Omit<ReportChartProps, 'report' | 'cookieSecret'> & {
+  /** See {@link ReportChartProps.cookieSecret}. @default - 32 fresh random bytes on OpenShift */
   readonly cookieSecret?: string;
-  /** See {@link ReportChartProps.images}. @default DEFAULT_IMAGES */
-  readonly images?: OperatorImages;
-}
+};
 
 /** A new oauth-proxy cookie secret: 32 random bytes, base64 (oauth-proxy wants 16, 24 or 32 bytes). */
 export function newCookieSecret(): string {
@@ -32,10 +29,11 @@ export function newCookieSecret(): string {
 
 /** The manifests of one report's chart. */
 export function renderReport(report: MustGatherReport, options: RenderReportOptions = {}): Manifest[] {
+  const openshift = (options.platform ?? 'openshift') === 'openshift';
   const chart = new ReportChart(new App(), 'report', {
+    ...options,
     report,
-    cookieSecret: options.cookieSecret ?? newCookieSecret(),
-    ...(options.images ? { images: options.images } : {}),
+    ...(openshift ? { cookieSecret: options.cookieSecret ?? newCookieSecret() } : {}),
   });
   return chart.toJson() as Manifest[];
 }

@@ -77,6 +77,8 @@ export interface MustGatherReportStatus {
   /** Namespace holding the report's pod, volume and route. */
   namespace?: string;
   report_url?: string;
+  /** PEM CA certificate that issued the file server's certificate (plain Kubernetes: the operator's own CA). */
+  caBundle?: string;
   conditions?: Condition[];
   gathers?: GatherStatus[];
   archive?: { sizeBytes: number; sha256: string; files?: number };

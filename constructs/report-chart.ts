@@ -1,26 +1,61 @@
 import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { annotateAll } from './annotate.js';
+import { ClientCa } from './client-ca.js';
 import { GatherAccess } from './gather-access.js';
 import { DEFAULT_IMAGES, type OperatorImages } from './operator-config.js';
+import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './ports.js';
 import { ProxyAccess } from './proxy-access.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
-import { ReportExposure } from './report-exposure.js';
-import { LABELS, REPORT_ANNOTATION, reportLabels, reportObjectNames } from './report-identity.js';
+import { LABELS, REPORT_ANNOTATION, ingressHostname, reportLabels, reportObjectNames, serviceHostnames } from './report-identity.js';
+import { type IngressOptions, ReportIngress } from './report-ingress.js';
 import { ReportNamespace } from './report-namespace.js';
 import { ReportNetworkPolicy } from './report-network-policy.js';
 import { ReportPod } from './report-pod.js';
+import { ReportRoute } from './report-route.js';
+import { ReportService, SERVICE_PORT_NAME } from './report-service.js';
 import { ReportVolume } from './report-volume.js';
+import { type CertificateAndKey, ServingCert } from './serving-cert.js';
+import { ServerAccess } from './server-access.js';
 
 /** Props of {@link ReportChart}. */
 export interface ReportChartProps extends ChartProps {
   /** The report to render: its metadata (name, namespace, uid) and a valid spec. */
   readonly report: MustGatherReport;
   /**
-   * oauth-proxy's cookie secret (base64 of 32 random bytes). Random by nature, so an input: the reconciler
-   * generates it once and passes the live value back, keeping the chart a pure function of its props.
+   * Platform profile. `openshift`: Route, service-CA certificate and oauth-proxy for browser logins. `kubernetes`: the
+   * file server alone, with a certificate from the operator's CA ({@link servingCertificate}) and an optional Ingress.
+   * @default 'openshift'
    */
-  readonly cookieSecret: string;
+  readonly platform?: Platform;
+  /**
+   * oauth-proxy's cookie secret (base64 of 32 random bytes), OpenShift profile (required there). Random by nature, so
+   * an input: the reconciler generates it once and passes the live value back, keeping the chart a pure function of
+   * its props.
+   * @default - none
+   */
+  readonly cookieSecret?: string;
+  /**
+   * The file server's serving certificate, Kubernetes profile (required there; OpenShift's service CA issues its own).
+   * Random by nature like the cookie secret: the reconciler issues it once and passes the live one back.
+   * @default - none
+   */
+  readonly servingCertificate?: CertificateAndKey;
+  /**
+   * The cluster's client CA bundle (PEM), against which the file server checks client certificates.
+   * @default '' - no client CA: bearer tokens only
+   */
+  readonly clientCa?: string;
+  /**
+   * Who may download (the SubjectAccessReview the file server, and oauth-proxy, ask for).
+   * @default DEFAULT_DOWNLOAD_ACCESS
+   */
+  readonly downloadAccess?: DownloadAccess;
+  /**
+   * An Ingress for a URL outside the cluster (Kubernetes profile).
+   * @default - none: the report is reached through its Service
+   */
+  readonly ingress?: IngressOptions;
   /**
    * Images of the archive/file-server containers and of oauth-proxy.
    * @default DEFAULT_IMAGES
@@ -35,8 +70,9 @@ function podLabels(report: MustGatherReport): Record<string, string> {
 
 /**
  * Everything one report needs, from the report object alone: its namespace, the gather service account with its
- * temporary cluster-admin binding, the volume, the pod, oauth-proxy's service account and secrets, the Service,
- * Route and NetworkPolicy. Every object carries the report's labels and the `namespace/name` annotation.
+ * temporary cluster-admin binding, the volume, the pod, the file server's service account and access, the client
+ * CA, the Service and NetworkPolicy; on OpenShift the Route and oauth-proxy's secrets, elsewhere the serving
+ * certificate and an optional Ingress. Every object carries the report's labels and the `namespace/name` annotation.
  */
 export class ReportChart extends Chart {
   /** Names of the objects, for the reconciler. */
@@ -51,6 +87,10 @@ export class ReportChart extends Chart {
     const spec = resolveSpec(report.spec);
     const namespace = names.namespace;
     const selector = podLabels(report);
+    const openshift = (props.platform ?? 'openshift') === 'openshift';
+    const subject = `MustGatherReport/${identity.namespace}/${identity.name}`;
+    if (openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
+    if (!openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
 
     new ReportNamespace(this, 'Namespace', { name: namespace });
     new GatherAccess(this, 'GatherAccess', {
@@ -59,14 +99,14 @@ export class ReportChart extends Chart {
       tokenSecretName: names.gatherTokenSecret,
       bindingName: names.gatherBinding,
     });
-    new ProxyAccess(this, 'ProxyAccess', {
+    const server = new ServerAccess(this, 'ServerAccess', {
       namespace,
-      serviceAccountName: names.proxyServiceAccount,
-      routeName: names.main,
-      cookieSecretName: names.proxyCookieSecret,
-      cookieSecret: props.cookieSecret,
-      authDelegatorBindingName: names.proxyAuthDelegatorBinding,
+      serviceAccountName: names.serverServiceAccount,
+      authDelegatorBindingName: names.authDelegatorBinding,
+      reportNamespace: identity.namespace,
+      eventsRoleName: names.eventsRole,
     });
+    new ClientCa(this, 'ClientCa', { namespace, name: names.clientCaConfigMap, caBundle: props.clientCa ?? '' });
     new ReportVolume(this, 'Volume', {
       namespace,
       name: names.main,
@@ -79,15 +119,51 @@ export class ReportChart extends Chart {
       labels: selector,
       spec,
       reportRef: `${identity.namespace}/${identity.name}`,
+      reportUid: identity.uid ?? '',
+      platform: openshift ? 'openshift' : 'kubernetes',
+      downloadAccess: props.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       images: props.images ?? DEFAULT_IMAGES,
       claimName: names.main,
       gatherTokenSecret: names.gatherTokenSecret,
-      proxyServiceAccount: names.proxyServiceAccount,
-      proxyCookieSecret: names.proxyCookieSecret,
+      serverServiceAccount: names.serverServiceAccount,
       servingCertSecret: names.servingCertSecret,
+      clientCaConfigMap: names.clientCaConfigMap,
+      proxyCookieSecret: names.proxyCookieSecret,
+      serviceHostname: serviceHostnames(names)[0]!,
     });
-    new ReportExposure(this, 'Exposure', { namespace, name: names.main, podSelector: selector, servingCertSecret: names.servingCertSecret });
-    new ReportNetworkPolicy(this, 'NetworkPolicy', { namespace, name: names.networkPolicy, podSelector: selector });
+    // The pod's TLS front: oauth-proxy on OpenShift, the file server itself elsewhere.
+    const front = openshift ? { name: PORTS.proxyName, port: PORTS.proxy } : { name: PORTS.fileServerName, port: PORTS.fileServer };
+    new ReportService(this, 'Service', {
+      namespace,
+      name: names.main,
+      podSelector: selector,
+      targetPort: front.name,
+      ...(openshift ? { serviceCaSecretName: names.servingCertSecret } : {}),
+    });
+    if (openshift) {
+      new ProxyAccess(this, 'ProxyAccess', {
+        namespace,
+        serviceAccount: server.serviceAccount,
+        routeName: names.main,
+        cookieSecretName: names.proxyCookieSecret,
+        cookieSecret: props.cookieSecret!,
+      });
+      new ReportRoute(this, 'Route', { namespace, name: names.main, serviceName: names.main, servicePort: SERVICE_PORT_NAME });
+    } else {
+      new ServingCert(this, 'ServingCert', { namespace, name: names.servingCertSecret, certificate: props.servingCertificate! });
+      if (props.ingress) {
+        new ReportIngress(this, 'Ingress', {
+          namespace,
+          name: names.main,
+          host: ingressHostname(names, props.ingress.hostSuffix),
+          ...(props.ingress.className ? { className: props.ingress.className } : {}),
+          serviceName: names.main,
+          servicePort: SERVICE_PORT_NAME,
+          tlsSecretName: names.servingCertSecret,
+        });
+      }
+    }
+    new ReportNetworkPolicy(this, 'NetworkPolicy', { namespace, name: names.networkPolicy, podSelector: selector, port: front.port });
 
     annotateAll(this, { [REPORT_ANNOTATION]: `${identity.namespace}/${identity.name}` });
   }

@@ -74,22 +74,36 @@ export function gatherDirectory(index: number, image: string): string {
   return `${String(index).padStart(2, '0')}-${readable}`;
 }
 
-/** Names of the objects inside a report's namespace, and of its cluster-scoped bindings. */
+/** Names of the objects inside a report's namespace, and of those outside it (cluster-scoped, or in the report's own namespace). */
 export function reportObjectNames(report: Identity) {
   const namespace = reportNamespaceName(report);
   return {
     namespace,
-    /** Pod, PVC, Service and Route share one name: there is one of each. */
+    /** Pod, PVC, Service, Route and Ingress share one name: there is one of each. */
     main: 'must-gather',
     gatherServiceAccount: 'must-gather-admin',
     gatherTokenSecret: 'must-gather-admin-token',
     gatherBinding: `${namespace}-admin`,
-    proxyServiceAccount: 'must-gather-proxy',
+    /** The pod's service account: the file server's (and oauth-proxy's, on OpenShift). */
+    serverServiceAccount: 'must-gather-server',
+    authDelegatorBinding: `${namespace}-auth-delegator`,
+    /** Role and RoleBinding in the report's own namespace: the file server records downloads as Events there. */
+    eventsRole: `${namespace}-events`,
     proxyCookieSecret: 'must-gather-proxy-cookie',
-    proxyAuthDelegatorBinding: `${namespace}-proxy-auth-delegator`,
     servingCertSecret: 'must-gather-tls',
-    networkPolicy: 'must-gather-proxy-only',
+    clientCaConfigMap: 'must-gather-client-ca',
+    networkPolicy: 'must-gather-https-only',
   } as const;
 }
 
 export type ReportObjectNames = ReturnType<typeof reportObjectNames>;
+
+/** DNS names of the report's Service inside the cluster: what its serving certificate must name. */
+export function serviceHostnames(names: Pick<ReportObjectNames, 'main' | 'namespace'>): string[] {
+  return [`${names.main}.${names.namespace}.svc`, `${names.main}.${names.namespace}.svc.cluster.local`];
+}
+
+/** The Ingress host of a report: `<report namespace>.<suffix>` (one DNS label per report under the suffix). */
+export function ingressHostname(names: Pick<ReportObjectNames, 'namespace'>, hostSuffix: string): string {
+  return `${names.namespace}.${hostSuffix.replace(/^\.+/, '')}`;
+}

@@ -1,6 +1,5 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { PORTS } from './ports.js';
 
 /** Props of {@link ReportNetworkPolicy}. */
 export interface ReportNetworkPolicyProps {
@@ -10,11 +9,14 @@ export interface ReportNetworkPolicyProps {
   readonly name: string;
   /** Labels of the report pod. */
   readonly podSelector: Record<string, string>;
+  /** The one container port that is reachable: the pod's TLS front (oauth-proxy's or the file server's). */
+  readonly port: number;
 }
 
 /**
- * Admits traffic to the report pod on the proxy port only: the file server listens on localhost anyway, and this
- * keeps anything else the pod might open (a debug port, a gather's listener) unreachable.
+ * Admits traffic to the report pod on its TLS front only (oauth-proxy on OpenShift, the file server elsewhere): on
+ * OpenShift the file server is reached through the proxy alone, and anything else the pod might open (a debug port,
+ * a gather's listener) stays unreachable.
  */
 export class ReportNetworkPolicy extends Construct {
   constructor(scope: Construct, id: string, props: ReportNetworkPolicyProps) {
@@ -24,7 +26,7 @@ export class ReportNetworkPolicy extends Construct {
       spec: {
         podSelector: { matchLabels: props.podSelector },
         policyTypes: ['Ingress'],
-        ingress: [{ ports: [{ port: k8s.IntOrString.fromNumber(PORTS.proxy), protocol: 'TCP' }] }],
+        ingress: [{ ports: [{ port: k8s.IntOrString.fromNumber(props.port), protocol: 'TCP' }] }],
       },
     });
   }

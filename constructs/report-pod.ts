@@ -4,7 +4,7 @@ import { GATHER_SCRIPT } from '../datapath/gather-script.js';
 import { durationSeconds } from './duration.js';
 import { defaultPullPolicy } from './image-reference.js';
 import type { OperatorImages } from './operator-config.js';
-import { PATHS, PORTS } from './ports.js';
+import { type DownloadAccess, formatDownloadAccess, PATHS, type Platform, PORTS } from './ports.js';
 import type { ResolvedSpec } from './report-api.js';
 import { gatherDirectory } from './report-identity.js';
 
@@ -18,20 +18,30 @@ export interface ReportPodProps {
   readonly labels: Record<string, string>;
   /** The report's spec, defaults resolved. */
   readonly spec: ResolvedSpec;
-  /** `namespace/name` of the report, shown on the file server's index page. */
+  /** `namespace/name` of the report: the file server records downloads on it and shows it on its index page. */
   readonly reportRef: string;
+  /** uid of the report (the involvedObject of the file server's Events). */
+  readonly reportUid: string;
+  /** Platform profile: on OpenShift oauth-proxy fronts the file server for browser logins. */
+  readonly platform: Platform;
+  /** Who may download: the SubjectAccessReview the file server asks for. */
+  readonly downloadAccess: DownloadAccess;
   /** Images of the archive, file-server and proxy containers. */
   readonly images: OperatorImages;
   /** Name of the claim the data goes to. */
   readonly claimName: string;
   /** Secret with the gather service account's token (cluster-admin while gathering). */
   readonly gatherTokenSecret: string;
-  /** Service account of the pod: the proxy's (the gather containers get their token from `gatherTokenSecret`). */
-  readonly proxyServiceAccount: string;
-  /** Secret with the proxy's cookie secret. */
-  readonly proxyCookieSecret: string;
-  /** Secret with the service-serving certificate for the proxy's TLS. */
+  /** Service account of the pod: the file server's (the gather containers get their token from `gatherTokenSecret`). */
+  readonly serverServiceAccount: string;
+  /** Secret with the serving certificate (`tls.crt`, `tls.key`) of the file server and oauth-proxy. */
   readonly servingCertSecret: string;
+  /** ConfigMap with the cluster's client CA (`ca.crt`). */
+  readonly clientCaConfigMap: string;
+  /** Secret with oauth-proxy's cookie secret (OpenShift profile). */
+  readonly proxyCookieSecret: string;
+  /** `<service>.<namespace>.svc`: the name the serving certificate holds, so oauth-proxy can verify its upstream by it. */
+  readonly serviceHostname: string;
   /**
    * The gather command run in each image (a command after `--` for `oc adm must-gather`).
    * @default ['/usr/bin/gather']
@@ -47,7 +57,22 @@ export const CONTAINERS = {
   proxy: 'oauth-proxy',
 } as const;
 
-const VOLUMES = { data: 'data', gatherToken: 'gather-token', proxyToken: 'proxy-token', proxyTls: 'proxy-tls', proxyCookie: 'proxy-cookie', tmp: 'tmp' } as const;
+const VOLUMES = {
+  data: 'data', gatherToken: 'gather-token', serverToken: 'server-token', serverTls: 'server-tls', clientCa: 'client-ca',
+  proxyCookie: 'proxy-cookie', tmp: 'tmp',
+} as const;
+
+/**
+ * The uid and gid of the archive, file-server and proxy containers: the project image's user (UBI's 1001), set
+ * explicitly because the report namespace is run-level 0, so no SCC assigns one from a namespace range.
+ */
+const NON_ROOT_ID = 1001;
+/**
+ * The volume's group (`fsGroup`): the kubelet makes the volume group-owned and group-writable by it, so the non-root
+ * archive step can write into a volume the gathers (often root) filled and the file server can read it. Fixed, and
+ * equal to the non-root containers' own gid, because nothing else assigns one in a run-level-0 namespace.
+ */
+const VOLUME_GROUP = NON_ROOT_ID;
 
 /** OpenShift's restricted-v2 SCC, met by every container but the gathers. */
 const RESTRICTED: k8s.SecurityContext = {
@@ -56,6 +81,8 @@ const RESTRICTED: k8s.SecurityContext = {
   runAsNonRoot: true,
   readOnlyRootFilesystem: true,
   seccompProfile: { type: 'RuntimeDefault' },
+  runAsUser: NON_ROOT_ID,
+  runAsGroup: NON_ROOT_ID,
 };
 
 /**
@@ -69,7 +96,8 @@ const q = (value: string) => k8s.Quantity.fromString(value);
 
 /**
  * The report pod: one init container per image (in order) gathering into its own sub-directory of the volume, an
- * init container compressing everything, then the file server and the oauth-proxy sidecar in front of it.
+ * init container compressing everything, then the file server (TLS, checking every caller itself) and, on
+ * OpenShift, the oauth-proxy sidecar in front of it for browser logins.
  * `restartPolicy: Never`: a gather is not repeated; a gather's own failure is recorded and does not fail the pod.
  */
 export class ReportPod extends Construct {
@@ -80,11 +108,15 @@ export class ReportPod extends Construct {
     super(scope, id);
     const { spec } = props;
     const gathers = spec.images.map((image, i) => this.gatherContainer(props, image, i + 1));
+    const openshift = props.platform === 'openshift';
     this.pod = new k8s.KubePod(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
       spec: {
-        serviceAccountName: props.proxyServiceAccount,
+        serviceAccountName: props.serverServiceAccount,
         automountServiceAccountToken: false,
+        securityContext: { fsGroup: VOLUME_GROUP, fsGroupChangePolicy: 'OnRootMismatch' },
+        // oauth-proxy reaches the file server by the Service's name, which its certificate holds, on loopback.
+        ...(openshift ? { hostAliases: [{ ip: '127.0.0.1', hostnames: [props.serviceHostname] }] } : {}),
         restartPolicy: 'Never',
         enableServiceLinks: false,
         priorityClassName: 'system-cluster-critical',
@@ -100,7 +132,7 @@ export class ReportPod extends Construct {
           },
         },
         initContainers: [...gathers, this.archiveContainer(props)],
-        containers: [this.fileServerContainer(props), this.proxyContainer(props)],
+        containers: [this.fileServerContainer(props), ...(openshift ? [this.proxyContainer(props)] : [])],
         volumes: [
           { name: VOLUMES.data, persistentVolumeClaim: { claimName: props.claimName } },
           {
@@ -108,17 +140,20 @@ export class ReportPod extends Construct {
             secret: { secretName: props.gatherTokenSecret, items: ['token', 'ca.crt', 'namespace'].map((key) => ({ key, path: key })) },
           },
           {
-            name: VOLUMES.proxyToken,
+            name: VOLUMES.serverToken,
             projected: {
               sources: [
                 { serviceAccountToken: { path: 'token', expirationSeconds: 3607 } },
                 { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                // OpenShift publishes its service CA in every namespace: oauth-proxy verifies its upstream with it.
+                ...(openshift ? [{ configMap: { name: 'openshift-service-ca.crt', items: [{ key: 'service-ca.crt', path: 'service-ca.crt' }] } }] : []),
                 { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
               ],
             },
           },
-          { name: VOLUMES.proxyTls, secret: { secretName: props.servingCertSecret } },
-          { name: VOLUMES.proxyCookie, secret: { secretName: props.proxyCookieSecret } },
+          { name: VOLUMES.serverTls, secret: { secretName: props.servingCertSecret } },
+          { name: VOLUMES.clientCa, configMap: { name: props.clientCaConfigMap } },
+          ...(openshift ? [{ name: VOLUMES.proxyCookie, secret: { secretName: props.proxyCookieSecret } }] : []),
           { name: VOLUMES.tmp, emptyDir: { sizeLimit: q('64Mi') } },
         ],
       },
@@ -171,23 +206,44 @@ export class ReportPod extends Construct {
   }
 
   private fileServerContainer(props: ReportPodProps): k8s.Container {
+    const port = k8s.IntOrString.fromString(PORTS.fileServerName);
     return {
       name: CONTAINERS.fileServer,
       image: props.images.operator,
       imagePullPolicy: defaultPullPolicy(props.images.operator),
       command: ['mustgather'],
-      args: ['serve', '--dir', PATHS.data, '--address', '127.0.0.1', '--port', String(PORTS.fileServer), '--report', props.reportRef],
-      volumeMounts: [{ name: VOLUMES.data, mountPath: PATHS.data, readOnly: true }, { name: VOLUMES.tmp, mountPath: '/tmp' }],
+      args: [
+        'serve', '--dir', PATHS.data, '--address', '0.0.0.0', '--port', String(PORTS.fileServer),
+        '--tls-cert-file', `${PATHS.serverTls}/tls.crt`, '--tls-private-key-file', `${PATHS.serverTls}/tls.key`,
+        '--client-ca-file', `${PATHS.clientCa}/ca.crt`, '--download-access', formatDownloadAccess(props.downloadAccess),
+        '--report', props.reportRef, '--report-uid', props.reportUid,
+      ],
+      ports: [{ name: PORTS.fileServerName, containerPort: PORTS.fileServer, protocol: 'TCP' }],
+      volumeMounts: [
+        { name: VOLUMES.data, mountPath: PATHS.data, readOnly: true },
+        // Its own token, for the TokenReviews and SubjectAccessReviews of every caller and the download Events.
+        { name: VOLUMES.serverToken, mountPath: PATHS.serviceAccount, readOnly: true },
+        { name: VOLUMES.serverTls, mountPath: PATHS.serverTls, readOnly: true },
+        { name: VOLUMES.clientCa, mountPath: PATHS.clientCa, readOnly: true },
+        { name: VOLUMES.tmp, mountPath: '/tmp' },
+      ],
+      readinessProbe: { httpGet: { path: '/healthz', port, scheme: 'HTTPS' }, periodSeconds: 5 },
       securityContext: RESTRICTED,
       resources: { requests: { cpu: q('10m'), memory: q('64Mi') }, limits: { memory: q('256Mi') } },
     };
   }
 
   private proxyContainer(props: ReportPodProps): k8s.Container {
-    // The same question in the two APIs' words: OpenShift's SubjectAccessReview (browser sessions) names the API group
-    // `resourceAPIGroup`, Kubernetes' (bearer tokens, delegated) `group`. Only cluster admins may do everything.
-    const clusterAdmin = { group: '*', resource: '*', verb: '*' };
-    const clusterAdminOpenShift = { resourceAPIGroup: '*', resource: '*', verb: '*' };
+    // The file server's own question in the two APIs' words: OpenShift's SubjectAccessReview (browser sessions) names
+    // the API group `resourceAPIGroup`, the object `resourceName` and a subresource `resource/subresource`;
+    // Kubernetes' (bearer tokens, delegated) `group`, `name` and `subresource`. The proxy asks first so a refused
+    // browser gets its sign-in page rather than the server's 403.
+    const { verb, group, resource, subresource, namespace, name } = props.downloadAccess;
+    const scope = namespace ? { namespace } : {};
+    const access = { group, resource, verb, ...(subresource ? { subresource } : {}), ...scope, ...(name ? { name } : {}) };
+    const accessOpenShift = {
+      resourceAPIGroup: group, resource: subresource ? `${resource}/${subresource}` : resource, verb, ...scope, ...(name ? { resourceName: name } : {}),
+    };
     return {
       name: CONTAINERS.proxy,
       image: props.images.oauthProxy,
@@ -196,23 +252,29 @@ export class ReportPod extends Construct {
         '--provider=openshift',
         `--https-address=:${PORTS.proxy}`,
         '--http-address=',
-        `--upstream=http://127.0.0.1:${PORTS.fileServer}`,
-        `--openshift-service-account=${props.proxyServiceAccount}`,
-        // Browser sessions and bearer tokens alike must pass a cluster-wide "* * *" access review: cluster admins only.
-        `--openshift-sar=${JSON.stringify(clusterAdminOpenShift)}`,
-        `--openshift-delegate-urls=${JSON.stringify({ '/': clusterAdmin })}`,
+        // The file server over TLS, verified by the name its service-CA certificate holds (a host alias for loopback).
+        `--upstream=https://${props.serviceHostname}:${PORTS.fileServer}`,
+        `--upstream-ca=${PATHS.serviceAccount}/service-ca.crt`,
+        // The user's own token goes on (browser sessions' and bearer tokens alike), so the file server's check applies
+        // behind the proxy too; the Authorization header stays the client's, not a made-up basic-auth one.
+        '--pass-access-token',
+        '--pass-user-bearer-token',
+        '--pass-basic-auth=false',
+        `--openshift-service-account=${props.serverServiceAccount}`,
+        `--openshift-sar=${JSON.stringify(accessOpenShift)}`,
+        `--openshift-delegate-urls=${JSON.stringify({ '/': access })}`,
         `--openshift-ca=${PATHS.serviceAccount}/ca.crt`,
         `--client-secret-file=${PATHS.serviceAccount}/token`,
-        `--tls-cert=${PATHS.proxyTls}/tls.crt`,
-        `--tls-key=${PATHS.proxyTls}/tls.key`,
+        `--tls-cert=${PATHS.serverTls}/tls.crt`,
+        `--tls-key=${PATHS.serverTls}/tls.key`,
         `--cookie-secret-file=${PATHS.proxyCookie}/session_secret`,
         '--email-domain=*',
         '--skip-auth-regex=^/healthz$',
       ],
       ports: [{ name: PORTS.proxyName, containerPort: PORTS.proxy, protocol: 'TCP' }],
       volumeMounts: [
-        { name: VOLUMES.proxyToken, mountPath: PATHS.serviceAccount, readOnly: true },
-        { name: VOLUMES.proxyTls, mountPath: PATHS.proxyTls, readOnly: true },
+        { name: VOLUMES.serverToken, mountPath: PATHS.serviceAccount, readOnly: true },
+        { name: VOLUMES.serverTls, mountPath: PATHS.serverTls, readOnly: true },
         { name: VOLUMES.proxyCookie, mountPath: PATHS.proxyCookie, readOnly: true },
         { name: VOLUMES.tmp, mountPath: '/tmp' },
       ],

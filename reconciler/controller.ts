@@ -11,13 +11,16 @@ import { Informer, objectKey } from './informer.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
 import { type Logger, silentLogger } from './log.js';
 import { type OperatorMetrics, workQueueObserver } from './metrics.js';
-import { OWNED_TYPES } from './prune.js';
-import { Reconciler } from './reconcile.js';
+import { ownedTypes } from './prune.js';
+import { Reconciler, type ReconcilerOptions } from './reconcile.js';
 import { RESOURCES } from './resources.js';
 import { sweepOrphans } from './sweep.js';
 import { WorkQueue } from './work-queue.js';
 
-export interface ControllerOptions {
+/** What the controller passes through to its {@link Reconciler}. */
+type ReportOptions = Pick<ReconcilerOptions, 'platform' | 'operatorNamespace' | 'ingress' | 'downloadAccess'>;
+
+export interface ControllerOptions extends ReportOptions {
   readonly client: KubeClient;
   /** Images of the report pod's own containers. @default DEFAULT_IMAGES */
   readonly images?: OperatorImages;
@@ -70,8 +73,11 @@ export class Controller {
       logError: (message, error) => this.log.error(message, { error }),
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
+    const { platform, operatorNamespace, ingress, downloadAccess } = options;
     this.reconciler = new Reconciler({
       client, events,
+      ...(platform ? { platform } : {}), ...(operatorNamespace ? { operatorNamespace } : {}),
+      ...(ingress ? { ingress } : {}), ...(downloadAccess ? { downloadAccess } : {}),
       ...(options.images ? { images: options.images } : {}),
       ...(options.now ? { now: options.now } : {}),
       onChanges: (key, changes) => {
@@ -90,7 +96,7 @@ export class Controller {
       });
     }
     const watched = new Set(namespaces);
-    this.ownedInformers = [RESOURCES.Namespace, ...OWNED_TYPES].map((type) => new Informer(client, type, { ...informerOptions, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
+    this.ownedInformers = [RESOURCES.Namespace, ...ownedTypes(platform ?? 'openshift')].map((type) => new Informer(client, type, { ...informerOptions, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
     for (const informer of this.ownedInformers) {
       informer.addHandlers({
         onEvent: (event) => {

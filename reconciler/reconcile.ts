@@ -4,15 +4,20 @@
  * gathering is over), writes the status when it changed, and says when to come back (the expiry deadline).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { LABELS, reportNamespaceName, reportObjectNames } from '../constructs/report-identity.js';
+import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
+import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/ports.js';
+import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES, type OperatorImages } from '../constructs/operator-config.js';
 import { type MustGatherReport, ReportValidationError, validateSpec } from '../constructs/report-api.js';
+import type { IngressOptions } from '../constructs/report-ingress.js';
+import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, renderReport } from '../constructs/render.js';
 import { applyStage, type ChangeSetEntry, stages } from './apply.js';
 import type { EventRecorder } from './events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
-import { OWNED_TYPES, ownedSelector, prune, type PruneEntry } from './prune.js';
-import { RESOURCES } from './resources.js';
+import { BESIDE_REPORT_TYPES, namespaceOf, ownedSelector, ownedTypes, prune, type PruneEntry, type ReportNamespaces } from './prune.js';
+import { refOf, RESOURCES } from './resources.js';
+import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { type ClaimView, computeStatus, type PodView, type RouteView, type StatusResult } from './status.js';
 
@@ -21,8 +26,31 @@ export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
 
+/** Where the cluster publishes its client CA (what every aggregated API server reads). */
+export const CLIENT_CA_SOURCE = { kind: 'ConfigMap', namespace: 'kube-system', name: 'extension-apiserver-authentication', key: 'client-ca-file' } as const;
+
 export interface ReconcilerOptions {
   readonly client: KubeClient;
+  /**
+   * Platform profile of the report charts (`mustgather run` detects it).
+   * @default 'openshift'
+   */
+  readonly platform?: Platform;
+  /**
+   * The operator's namespace, which holds its serving CA (Kubernetes profile); created when missing.
+   * @default DEFAULT_OPERATOR_NAMESPACE
+   */
+  readonly operatorNamespace?: string;
+  /**
+   * An Ingress per report (Kubernetes profile).
+   * @default - none: reports are reached through their Service
+   */
+  readonly ingress?: IngressOptions;
+  /**
+   * Who may download.
+   * @default DEFAULT_DOWNLOAD_ACCESS
+   */
+  readonly downloadAccess?: DownloadAccess;
   /**
    * Images of the report pod's own containers.
    * @default DEFAULT_IMAGES
@@ -66,17 +94,64 @@ const secretValue = (secret: KubeObject | undefined, key: string): string | unde
   return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
 };
 
+/** What a Kubernetes-profile report needs from the operator's CA: its certificate for the report, and the CA's PEM. */
+interface IssuedTls {
+  readonly servingCertificate: CertificateAndKey;
+  readonly caBundle: string;
+}
+
 export class Reconciler {
   private readonly client: KubeClient;
   private readonly images: OperatorImages;
+  private readonly platform: Platform;
   private readonly now: () => Date;
   private readonly pollAfterMs: number;
+  /** The serving CA, read (or made) once: it does not change while the operator runs. */
+  private servingCa: Promise<ServingCa> | undefined;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.client = options.client;
     this.images = options.images ?? DEFAULT_IMAGES;
+    this.platform = options.platform ?? 'openshift';
     this.now = options.now ?? (() => new Date());
     this.pollAfterMs = options.pollAfterMs ?? 1000;
+  }
+
+  /** Hostnames of a report's serving certificate: its Service's, and its Ingress host when there is one. */
+  private servingHostnames(names: ReturnType<typeof reportObjectNames>): string[] {
+    return [...serviceHostnames(names), ...(this.options.ingress ? [ingressHostname(names, this.options.ingress.hostSuffix)] : [])];
+  }
+
+  /** Where the archive is served on the Kubernetes profile (no router to wait for). */
+  private directUrl(names: ReturnType<typeof reportObjectNames>): string {
+    const host = this.options.ingress ? ingressHostname(names, this.options.ingress.hostSuffix) : serviceHostnames(names)[0];
+    return `https://${host}/${PATHS.archiveFile}`;
+  }
+
+  /** The operator's CA; a failed attempt is forgotten so the next reconcile tries again. */
+  private async ca(): Promise<ServingCa> {
+    this.servingCa ??= ensureServingCa(this.client, this.options.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE, { [LABELS.name]: OPERATOR_NAME })
+      .catch((err: unknown) => {
+        this.servingCa = undefined;
+        throw err;
+      });
+    return this.servingCa;
+  }
+
+  /** The live serving certificate when it is still good, else a new one. */
+  private async servingTls(names: ReturnType<typeof reportObjectNames>, live: KubeObject | undefined): Promise<IssuedTls> {
+    const ca = await this.ca();
+    const hostnames = this.servingHostnames(names);
+    const current = { cert: secretValue(live, 'tls.crt') ?? '', key: secretValue(live, 'tls.key') ?? '' };
+    const problem = servingCertificateProblem(current, ca, hostnames, this.now());
+    return { servingCertificate: problem ? await issueServingCertificate(ca, hostnames, { now: this.now() }) : current, caBundle: ca.cert };
+  }
+
+  /** The cluster's client CA bundle; '' when the cluster publishes none (then the file server takes bearer tokens only). */
+  private async clientCa(): Promise<string> {
+    const { key, ...ref } = CLIENT_CA_SOURCE;
+    const configMap = await this.client.get<{ data?: Record<string, string> } & KubeObject>(ref);
+    return configMap?.data?.[key] ?? '';
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {
@@ -100,14 +175,22 @@ export class Reconciler {
 
     const names = reportObjectNames(report.metadata);
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
-    const [pod, cookie] = await Promise.all([
+    const openshift = this.platform === 'openshift';
+    const [pod, secret, clientCa] = await Promise.all([
       this.client.get<PodView & KubeObject>(inNamespace('Pod', names.main)),
-      this.client.get(inNamespace('Secret', names.proxyCookieSecret)),
+      // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
+      this.client.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret)),
+      this.clientCa(),
     ]);
     const gatheringOver = computeStatus({ report, ...(pod ? { pod } : {}), now: this.now() }).gatheringOver;
+    const tls = openshift ? undefined : await this.servingTls(names, secret);
 
-    const desired = renderReport(report, { images: this.images, cookieSecret: secretValue(cookie, 'session_secret') ?? newCookieSecret() })
-      .filter((object) => !(gatheringOver && (object.metadata.name === names.gatherBinding || object.metadata.name === names.gatherTokenSecret))) as KubeObject[];
+    const desired = renderReport(report, {
+      platform: this.platform, images: this.images, clientCa,
+      downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
+      ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
+      ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
+    }).filter((object) => !(gatheringOver && (object.metadata.name === names.gatherBinding || object.metadata.name === names.gatherTokenSecret))) as KubeObject[];
 
     const changes: (ChangeSetEntry | PruneEntry)[] = [];
     let applyError: string | undefined;
@@ -129,19 +212,20 @@ export class Reconciler {
         const podEntry = entries.find((e) => e.ref.kind === 'Pod');
         if (podEntry) livePod = podEntry.live as PodView & KubeObject;
       }
-      changes.push(...(await prune(this.client, report.metadata.uid ?? '', names.namespace, desired)));
+      changes.push(...(await prune(this.client, report.metadata.uid ?? '', { objects: names.namespace, report: namespace }, desired, ownedTypes(this.platform))));
     } catch (err) {
       applyError = (err as Error).message;
     }
     this.options.onChanges?.(key, changes);
 
     const [route, claim] = await Promise.all([
-      this.client.get<RouteView & KubeObject>(inNamespace('Route', names.main)),
+      openshift ? this.client.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined,
       this.client.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main)),
     ]);
     const result = computeStatus({
       report, now: this.now(),
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
+      ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError } : {}),
     });
     await this.writeStatus(report, result);
@@ -161,7 +245,7 @@ export class Reconciler {
   /** Deletes the report's cluster-scoped objects and namespace; releases the report once they are gone. */
   private async finalize(report: MustGatherReport): Promise<ReconcileResult> {
     if (!report.metadata.finalizers?.includes(FINALIZER)) return {};
-    const remaining = await removeReportObjects(this.client, report.metadata.uid ?? '', reportNamespaceName(report.metadata));
+    const remaining = await removeReportObjects(this.client, report.metadata.uid ?? '', { objects: reportNamespaceName(report.metadata), report: report.metadata.namespace });
     if (remaining > 0) return { requeueAfter: this.pollAfterMs };
     await this.patchFinalizers(report, report.metadata.finalizers.filter((f) => f !== FINALIZER));
     if (report.metadata.uid) this.options.events?.forget(report.metadata.uid);
@@ -228,14 +312,18 @@ function normalize(status: unknown): unknown {
 }
 
 /**
- * Deletes a report's cluster-scoped objects (by uid label) and its namespace; returns how many are still there
- * (terminating). Also what the orphan sweep uses for reports that vanished while the operator was down.
+ * Deletes what of a report its namespace's deletion does not take (by uid label): the cluster-scoped bindings and the
+ * Role and RoleBinding beside the report; then that namespace. Returns how many are still there (terminating).
  */
-export async function removeReportObjects(client: KubeClient, uid: string, namespace: string): Promise<number> {
-  const clusterScoped = OWNED_TYPES.filter((type) => !type.namespaced);
-  const lists = await Promise.all(clusterScoped.map((type) => client.list(type, { labelSelector: ownedSelector(uid) })));
+export async function removeReportObjects(client: KubeClient, uid: string, namespaces: ReportNamespaces): Promise<number> {
+  const outside = [RESOURCES.ClusterRoleBinding, ...BESIDE_REPORT_TYPES];
+  const lists = await Promise.all(outside.map((type) => {
+    const namespace = namespaceOf(type, namespaces);
+    return client.list(type, { labelSelector: ownedSelector(uid), ...(namespace ? { namespace } : {}) });
+  }));
   const objects = lists.flatMap((list) => list.items);
-  await Promise.all(objects.map((object) => client.delete({ kind: object.kind, name: object.metadata.name })));
+  await Promise.all(objects.map((object) => client.delete(refOf(object))));
+  const namespace = namespaces.objects;
   const ns = await client.get({ kind: 'Namespace', name: namespace });
   // Only delete a namespace this report owns: a user's namespace that happens to share the name is not ours.
   if (ns && ns.metadata.labels?.[LABELS.reportUid] === uid) {

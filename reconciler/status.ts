@@ -1,6 +1,6 @@
 /**
- * A report's status as a pure function of what the operator observed: the report, its pod, route and volume claim,
- * and the time. No I/O here: every state a pod can be in is an easy test.
+ * A report's status as a pure function of what the operator observed: the report, its pod, route (OpenShift) or
+ * fixed URL (Kubernetes), volume claim, and the time. No I/O here: every state a pod can be in is an easy test.
  */
 import { CONTAINERS } from '../constructs/report-pod.js';
 import { reportNamespaceName } from '../constructs/report-identity.js';
@@ -52,7 +52,16 @@ export interface ClaimView {
 export interface Observed {
   readonly report: MustGatherReport;
   readonly pod?: PodView;
+  /** OpenShift profile: the Route, whose admitted host is the URL. */
   readonly route?: RouteView;
+  /**
+   * Kubernetes profile: where the archive is served (the Ingress host, or the Service's in-cluster name). Known from
+   * the start, so Ready waits for no router. An Ingress controller need not ever write `status.loadBalancer`, so that is
+   * not waited for either.
+   */
+  readonly url?: string;
+  /** Kubernetes profile: the PEM CA that issued the file server's certificate, published as `status.caBundle`. */
+  readonly caBundle?: string;
   readonly claim?: ClaimView;
   /** Why applying the report's objects failed this time, if it did. */
   readonly applyError?: string;
@@ -239,7 +248,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
   }
   const size = archiveResult ? ` (${formatBytes(archiveResult.sizeBytes)})` : '';
   const serving = pod.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
-  if (!serving) return { status: 'False', reason: 'ServerNotReady', message: `The archive${size} is ready; waiting for the file server and oauth-proxy.` };
+  if (!serving) return { status: 'False', reason: 'ServerNotReady', message: `The archive${size} is ready; waiting for the file server${observed.url ? '' : ' and oauth-proxy'}.` };
   if (!url) return { status: 'False', reason: 'ServerNotReady', message: `The archive${size} is served; waiting for a router to admit Route ${pod.metadata.namespace}/${observed.route?.metadata.name ?? 'must-gather'}.` };
   const summary = failureSummary(gathers, images.length);
   return { status: 'True', reason: 'ArchiveReady', message: `must-gather.tar.gz${size} is ready at ${url}${summary ? `; ${summary}` : ''}.` };
@@ -274,7 +283,7 @@ export function computeStatus(observed: Observed): StatusResult {
   const previous = report.status?.conditions;
   const gathers = gatherStatuses(report, pod);
   const host = admittedHost(observed.route);
-  const url = host ? `https://${host}/must-gather.tar.gz` : undefined;
+  const url = observed.url ?? (host ? `https://${host}/must-gather.tar.gz` : undefined);
   const ready = readiness(observed, gathers, url);
   const conditions = [condition(CONDITION.initialized, initialized(observed, gathers), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
   const readyCondition = conditions[1]!;
@@ -288,6 +297,7 @@ export function computeStatus(observed: Observed): StatusResult {
     ...(report.metadata.generation !== undefined ? { observedGeneration: report.metadata.generation } : {}),
     ...(namespace ? { namespace } : {}),
     ...(url && ready.status === 'True' ? { report_url: url } : {}),
+    ...(observed.caBundle ? { caBundle: observed.caBundle } : {}),
     conditions,
     gathers,
     ...(archive ? { archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, files: archive.files } } : {}),

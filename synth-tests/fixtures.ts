@@ -44,3 +44,18 @@ export const REPORTS: Record<string, MustGatherReport> = {
 };
 
 export { LONGEST_NAME };
+
+/** A fixed serving certificate (the chart never parses it): snapshots must not change between runs. */
+export const SERVING_CERT = {
+  cert: '-----BEGIN CERTIFICATE-----\nZml4dHVyZSBzZXJ2aW5nIGNlcnRpZmljYXRl\n-----END CERTIFICATE-----\n',
+  key: '-----BEGIN PRIVATE KEY-----\nZml4dHVyZSBwcml2YXRlIGtleQ==\n-----END PRIVATE KEY-----\n',
+} as const;
+
+/** A fixed client CA bundle. */
+export const CLIENT_CA = '-----BEGIN CERTIFICATE-----\nZml4dHVyZSBjbGllbnQgQ0E=\n-----END CERTIFICATE-----\n';
+
+/** The chart inputs of each platform profile, fixed. */
+export const PROFILES = {
+  openshift: { platform: 'openshift', cookieSecret: COOKIE_SECRET, clientCa: CLIENT_CA },
+  kubernetes: { platform: 'kubernetes', servingCertificate: SERVING_CERT, clientCa: CLIENT_CA },
+} as const;

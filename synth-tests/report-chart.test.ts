@@ -1,32 +1,42 @@
 import { describe, expect, it } from 'vitest';
 import { renderReport, type Manifest } from '../constructs/render.js';
-import { COOKIE_SECRET, report, REPORTS } from './fixtures.js';
+import { COOKIE_SECRET, PROFILES, report, REPORTS } from './fixtures.js';
 
 const IMAGES = { operator: 'registry.example.com/mustgather/operator:v1', oauthProxy: 'registry.example.com/openshift/oauth-proxy:v4' };
+const ACCESS = { verb: 'get', group: 'mustgather.openshift.io', resource: 'mustgatherreports', subresource: 'download', namespace: 'support' };
 
-describe('ReportChart snapshots', () => {
+describe.each(Object.entries(PROFILES))('ReportChart snapshots (%s)', (platform, profile) => {
   it('defaults', () => {
-    expect(renderReport(REPORTS.minimal!, { cookieSecret: COOKIE_SECRET })).toMatchSnapshot();
+    expect(renderReport(REPORTS.minimal!, profile)).toMatchSnapshot();
   });
 
   it('custom', () => {
-    expect(renderReport(REPORTS.everyOption!, { cookieSecret: COOKIE_SECRET, images: IMAGES })).toMatchSnapshot();
+    const ingress = platform === 'kubernetes' ? { ingress: { hostSuffix: 'reports.example.com', className: 'nginx' } } : {};
+    expect(renderReport(REPORTS.everyOption!, { ...profile, images: IMAGES, downloadAccess: ACCESS, ...ingress })).toMatchSnapshot();
   });
 });
 
 describe('ReportChart contents', () => {
-  const manifests = renderReport(REPORTS.twoImages!, { cookieSecret: COOKIE_SECRET });
-  const kinds = manifests.map((m) => m.kind);
+  const manifests = renderReport(REPORTS.twoImages!, PROFILES.openshift);
+  const kinds = (m: Manifest[]) => m.map((x) => x.kind).sort();
 
-  it('renders every object a report needs', () => {
-    expect(kinds.sort()).toEqual([
-      'ClusterRoleBinding', 'ClusterRoleBinding', 'Namespace', 'NetworkPolicy', 'PersistentVolumeClaim', 'Pod', 'Route',
-      'Secret', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount',
-    ]);
+  it('renders every object a report needs, per platform', () => {
+    const common = [
+      'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Namespace', 'NetworkPolicy', 'PersistentVolumeClaim', 'Pod',
+      'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount',
+    ];
+    expect(kinds(manifests)).toEqual([...common, 'Route', 'Secret'].sort());
+    expect(kinds(renderReport(REPORTS.twoImages!, PROFILES.kubernetes))).toEqual([...common, 'Secret'].sort());
+    expect(kinds(renderReport(REPORTS.twoImages!, { ...PROFILES.kubernetes, ingress: { hostSuffix: 'r.example.com' } }))).toEqual([...common, 'Ingress', 'Secret'].sort());
   });
 
   it('is pure: the same report renders the same manifests', () => {
-    expect(renderReport(REPORTS.twoImages!, { cookieSecret: COOKIE_SECRET })).toEqual(manifests);
+    expect(renderReport(REPORTS.twoImages!, PROFILES.openshift)).toEqual(manifests);
+    expect(renderReport(REPORTS.twoImages!, PROFILES.kubernetes)).toEqual(renderReport(REPORTS.twoImages!, PROFILES.kubernetes));
+  });
+
+  it('refuses a profile without its random input', () => {
+    expect(() => renderReport(REPORTS.minimal!, { platform: 'kubernetes' })).toThrow(/MustGatherReport\/support\/example: the kubernetes profile needs a serving certificate/);
   });
 
   it('renders the spec into the gather environment', () => {

@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { LABELS, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
-import { COOKIE_SECRET, LONGEST_NAME, report, REPORTS } from './fixtures.js';
+import { formatDownloadAccess, PATHS, PORTS } from '../constructs/ports.js';
+import { COOKIE_SECRET, LONGEST_NAME, PROFILES, report, REPORTS } from './fixtures.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -15,8 +16,11 @@ type Any = any;
 const byKind = (manifests: Manifest[], kind: string) => manifests.filter((m) => m.kind === kind) as Any[];
 const argValue = (args: string[], flag: string) => args.find((a) => a.startsWith(`${flag}=`))?.slice(flag.length + 1);
 
-describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
-  const manifests = renderReport(input, { cookieSecret: COOKIE_SECRET });
+const CASES = Object.entries(REPORTS).flatMap(([name, input]) => Object.entries(PROFILES).map(([platform, profile]) => [`${name} (${platform})`, input, profile] as const));
+
+describe.each(CASES)('report chart for %s', (_, input, profile) => {
+  const manifests = renderReport(input, profile);
+  const openshift = profile.platform === 'openshift';
   const [pod] = byKind(manifests, 'Pod');
   const allContainers: Any[] = [...pod.spec.initContainers, ...pod.spec.containers];
   const gathers: Any[] = pod.spec.initContainers.filter((c: Any) => c.name.startsWith('gather-'));
@@ -61,10 +65,13 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     const [namespace] = byKind(manifests, 'Namespace');
     expect(namespace.metadata.name.length).toBeLessThanOrEqual(63);
     expect(namespace.metadata.name).toMatch(DNS_LABEL);
-    for (const m of manifests.filter((x) => x.kind !== 'Namespace' && x.kind !== 'ClusterRoleBinding')) {
+    // Beside the report, in its own namespace: the file server's permission to record downloads there.
+    const beside = ['Role', 'RoleBinding'];
+    for (const m of manifests.filter((x) => beside.includes(x.kind))) expect(m.metadata.namespace).toBe(input.metadata.namespace);
+    for (const m of manifests.filter((x) => ![...beside, 'Namespace', 'ClusterRoleBinding'].includes(x.kind))) {
       expect(m.metadata.namespace).toBe(namespace.metadata.name);
     }
-    for (const kind of ['Service', 'Pod', 'Route']) expect(byKind(manifests, kind)[0].metadata.name).toMatch(DNS_LABEL);
+    for (const kind of ['Service', 'Pod', ...(openshift ? ['Route'] : [])]) expect(byKind(manifests, kind)[0].metadata.name).toMatch(DNS_LABEL);
     for (const c of allContainers) expect(c.name).toMatch(DNS_LABEL);
   });
 
@@ -79,13 +86,38 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     }
   });
 
-  it('holds every container but the gathers to the restricted profile', () => {
+  it('holds every container but the gathers to the restricted profile, as uid 1001', () => {
     for (const c of allContainers.filter((x) => !x.name.startsWith('gather-'))) {
       expect(c.securityContext, c.name).toMatchObject({
         runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
-        capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
+        capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' }, runAsUser: 1001, runAsGroup: 1001,
       });
     }
+    // The gathers run as their image's user (often root), as `oc adm must-gather` runs them.
+    for (const c of gathers) expect(c.securityContext.runAsUser, c.name).toBeUndefined();
+  });
+
+  it('gives the volume a group the non-root archive step and file server can write and read', () => {
+    expect(pod.spec.securityContext).toEqual({ fsGroup: 1001, fsGroupChangePolicy: 'OnRootMismatch' });
+    expect(pod.spec.securityContext.runAsUser).toBeUndefined();
+  });
+
+  it('runs the file server with TLS, its own checks and the report it records downloads on', () => {
+    const server = pod.spec.containers.find((c: Any) => c.name === 'file-server');
+    expect(server.args).toEqual([
+      'serve', '--dir', '/data', '--address', '0.0.0.0', '--port', String(PORTS.fileServer),
+      '--tls-cert-file', `${PATHS.serverTls}/tls.crt`, '--tls-private-key-file', `${PATHS.serverTls}/tls.key`,
+      '--client-ca-file', `${PATHS.clientCa}/ca.crt`, '--download-access', 'verb=*,group=*,resource=*',
+      '--report', `${input.metadata.namespace}/${input.metadata.name}`, '--report-uid', input.metadata.uid ?? '',
+    ]);
+    expect(server.ports).toEqual([{ name: PORTS.fileServerName, containerPort: PORTS.fileServer, protocol: 'TCP' }]);
+    expect(server.readinessProbe.httpGet).toEqual({ path: '/healthz', port: PORTS.fileServerName, scheme: 'HTTPS' });
+    const mounted = (path: string) => pod.spec.volumes.find((v: Any) => v.name === server.volumeMounts.find((m: Any) => m.mountPath === path)?.name);
+    expect(mounted(PATHS.serverTls).secret.secretName).toBe('must-gather-tls');
+    const clientCa = byKind(manifests, 'ConfigMap').find((c) => c.metadata.name === mounted(PATHS.clientCa).configMap.name);
+    expect(clientCa.data['ca.crt']).toBe(profile.clientCa);
+    // Its own service-account token, for TokenReview and SubjectAccessReview.
+    expect(mounted(PATHS.serviceAccount).projected.sources.map((s: Any) => Object.keys(s)[0])).toContain('serviceAccountToken');
   });
 
   it('gives cluster-wide power to the gathers only', () => {
@@ -94,8 +126,16 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     expect(admin).toHaveLength(1);
     const [gatherAccount] = admin[0].subjects.map((s: Any) => s.name);
     expect(bindings.filter((b) => b.roleRef.name !== 'cluster-admin').map((b) => b.roleRef.name)).toEqual(['system:auth-delegator']);
-    // The pod's own service account (all containers') is the proxy's, never the cluster-admin one.
+    // The pod's own service account (all containers') is the file server's, never the cluster-admin one: it gets
+    // exactly what delegated checks and the download Events need.
     expect(pod.spec.serviceAccountName).not.toBe(gatherAccount);
+    const podAccount = { kind: 'ServiceAccount', name: pod.spec.serviceAccountName, namespace: pod.metadata.namespace };
+    const grants = [...bindings, ...byKind(manifests, 'RoleBinding')].filter((b) => b.subjects.some((s: Any) => s.name === podAccount.name && s.namespace === podAccount.namespace));
+    expect(grants.map((b) => ({ kind: b.kind, role: b.roleRef.name, subjects: b.subjects }))).toEqual([
+      { kind: 'ClusterRoleBinding', role: 'system:auth-delegator', subjects: [podAccount] },
+      { kind: 'RoleBinding', role: byKind(manifests, 'Role')[0].metadata.name, subjects: [podAccount] },
+    ]);
+    expect(byKind(manifests, 'Role').map((r) => r.rules)).toEqual([[{ apiGroups: [''], resources: ['events'], verbs: ['create'] }]]);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     const [tokenSecret] = byKind(manifests, 'Secret').filter((s) => s.type === 'kubernetes.io/service-account-token');
     expect(tokenSecret.metadata.annotations['kubernetes.io/service-account.name']).toBe(gatherAccount);
@@ -104,7 +144,7 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     expect(holders).toEqual(gathers.map((c) => c.name));
   });
 
-  it('wires Route -> Service -> oauth-proxy -> file server', () => {
+  it.runIf(openshift)('wires Route -> Service -> oauth-proxy -> file server (TLS, verified by name, on loopback)', () => {
     const [route] = byKind(manifests, 'Route');
     const [service] = byKind(manifests, 'Service');
     const proxy = pod.spec.containers.find((c: Any) => c.name === 'oauth-proxy');
@@ -114,21 +154,22 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     const servicePort = service.spec.ports.find((p: Any) => p.name === route.spec.port.targetPort);
     expect(servicePort).toBeDefined();
     const proxyPort = proxy.ports.find((p: Any) => p.name === servicePort.targetPort);
-    expect(proxyPort).toBeDefined();
+    expect(proxyPort).toEqual({ name: PORTS.proxyName, containerPort: PORTS.proxy, protocol: 'TCP' });
     expect(argValue(proxy.args, '--https-address')).toBe(`:${proxyPort.containerPort}`);
     for (const [key, value] of Object.entries(service.spec.selector)) expect(pod.metadata.labels[key]).toBe(value);
     const upstream = new URL(argValue(proxy.args, '--upstream')!);
-    expect(upstream.hostname).toBe('127.0.0.1');
-    const serverArgs: string[] = server.args;
-    expect(serverArgs[serverArgs.indexOf('--port') + 1]).toBe(upstream.port);
-    expect(serverArgs[serverArgs.indexOf('--address') + 1]).toBe('127.0.0.1');
-    expect(server.ports ?? []).toEqual([]);
+    expect(upstream.protocol).toBe('https:');
+    expect(upstream.hostname).toBe(`${service.metadata.name}.${service.metadata.namespace}.svc`);
+    expect(pod.spec.hostAliases).toEqual([{ ip: '127.0.0.1', hostnames: [upstream.hostname] }]);
+    expect(upstream.port).toBe(String(server.ports[0].containerPort));
+    expect(argValue(proxy.args, '--upstream-ca')).toBe(`${PATHS.serviceAccount}/service-ca.crt`);
     const policy = byKind(manifests, 'NetworkPolicy')[0];
     expect(policy.spec.ingress).toEqual([{ ports: [{ port: proxyPort.containerPort, protocol: 'TCP' }] }]);
   });
 
-  it('admits only cluster admins, for browser sessions and bearer tokens alike', () => {
+  it.runIf(openshift)('passes the user\'s own token on, and asks oauth-proxy the file server\'s question', () => {
     const proxy = pod.spec.containers.find((c: Any) => c.name === 'oauth-proxy');
+    expect(proxy.args).toEqual(expect.arrayContaining(['--pass-user-bearer-token', '--pass-access-token', '--pass-basic-auth=false']));
     const clusterAdmin = { group: '*', resource: '*', verb: '*' };
     expect(JSON.parse(argValue(proxy.args, '--openshift-sar')!)).toEqual({ resourceAPIGroup: '*', resource: '*', verb: '*' });
     expect(JSON.parse(argValue(proxy.args, '--openshift-delegate-urls')!)).toEqual({ '/': clusterAdmin });
@@ -136,6 +177,45 @@ describe.each(Object.entries(REPORTS))('report chart for %s', (_, input) => {
     const [service] = byKind(manifests, 'Service');
     const certSecret = service.metadata.annotations['service.beta.openshift.io/serving-cert-secret-name'];
     expect(pod.spec.volumes.find((v: Any) => v.secret?.secretName === certSecret)).toBeDefined();
+    expect(argValue(proxy.args, '--tls-cert')).toBe(`${PATHS.serverTls}/tls.crt`);
+  });
+
+  it.runIf(!openshift)('serves from the file server alone: no oauth-proxy, Route, service CA or cookie', () => {
+    expect(pod.spec.containers.map((c: Any) => c.name)).toEqual(['file-server']);
+    expect(byKind(manifests, 'Route')).toEqual([]);
+    expect(pod.spec.hostAliases).toBeUndefined();
+    const openshiftOnly = ['service.beta.openshift.io/serving-cert-secret-name', 'serviceaccounts.openshift.io/oauth-redirectreference.primary'];
+    for (const m of manifests) {
+      for (const key of openshiftOnly) expect(m.metadata.annotations?.[key], `${m.kind}/${m.metadata.name}`).toBeUndefined();
+    }
+    const secrets = byKind(manifests, 'Secret');
+    expect(secrets.map((x) => x.type).sort()).toEqual(['kubernetes.io/service-account-token', 'kubernetes.io/tls']);
+    const [service] = byKind(manifests, 'Service');
+    expect(service.spec.ports).toEqual([{ name: 'https', port: PORTS.service, targetPort: PORTS.fileServerName, protocol: 'TCP' }]);
+    const tls = secrets.find((x) => x.type === 'kubernetes.io/tls');
+    expect(tls.stringData).toEqual({ 'tls.crt': PROFILES.kubernetes.servingCertificate.cert, 'tls.key': PROFILES.kubernetes.servingCertificate.key });
+    const policy = byKind(manifests, 'NetworkPolicy')[0];
+    expect(policy.spec.ingress).toEqual([{ ports: [{ port: PORTS.fileServer, protocol: 'TCP' }] }]);
+  });
+});
+
+describe('Ingress (kubernetes profile)', () => {
+  it('exposes the Service at <report namespace>.<suffix> with the file server\'s own certificate', () => {
+    const manifests = renderReport(REPORTS.minimal!, { ...PROFILES.kubernetes, ingress: { hostSuffix: 'reports.example.com', className: 'nginx' } });
+    const [ingress] = byKind(manifests, 'Ingress');
+    const namespace = reportNamespaceName(REPORTS.minimal!.metadata);
+    expect(ingress.spec).toEqual({
+      ingressClassName: 'nginx',
+      tls: [{ hosts: [`${namespace}.reports.example.com`], secretName: 'must-gather-tls' }],
+      rules: [{ host: `${namespace}.reports.example.com`, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'must-gather', port: { name: 'https' } } } }] } }],
+    });
+  });
+
+  it('passes the operator\'s download access through to the file server', () => {
+    const access = { verb: 'get', group: 'mustgather.openshift.io', resource: 'mustgatherreports', subresource: 'download' };
+    const pod = byKind(renderReport(REPORTS.minimal!, { ...PROFILES.kubernetes, downloadAccess: access }), 'Pod')[0];
+    const args: string[] = pod.spec.containers[0].args;
+    expect(args[args.indexOf('--download-access') + 1]).toBe(formatDownloadAccess(access));
   });
 });
 

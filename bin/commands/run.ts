@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
+import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, type Platform, PLATFORMS } from '../../constructs/ports.js';
+import { detectPlatform } from '../../reconciler/platform.js';
 import { ClusterOperatorReporter } from '../../reconciler/cluster-operator.js';
 import { IMAGE_FLAGS, imagesFromFlags } from '../image-flags.js';
 import { Controller } from '../../reconciler/controller.js';
@@ -22,6 +24,15 @@ Runs the operator. Out of a cluster it uses the current kube context (or --kubec
   --leader-elect             elect a leader on Lease ${OPERATOR_NAME} in $POD_NAMESPACE (default ${DEFAULT_OPERATOR_NAMESPACE})
   --operator-image IMAGE     image of the report pod's archive and file server ($OPERATOR_IMAGE)
   --oauth-proxy-image IMAGE  image of oauth-proxy ($OAUTH_PROXY_IMAGE)
+  --platform P               ${PLATFORMS.join(' or ')} ($PLATFORM; default: openshift when the cluster serves
+                             config.openshift.io/v1 clusterversions, else kubernetes)
+  --ingress-host-suffix S    kubernetes: an Ingress per report at <report namespace>.S ($INGRESS_HOST_SUFFIX; default none:
+                             report_url is the Service's in-cluster URL)
+  --ingress-class C          IngressClass of those Ingresses ($INGRESS_CLASS; default: the cluster's default)
+  --download-access A        who may download: the SubjectAccessReview the file server asks for ($DOWNLOAD_ACCESS;
+                             default ${formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS)}: cluster admins)
+The operator's own CA for report certificates (kubernetes) is Secret must-gather-serving-ca in $POD_NAMESPACE
+(default ${DEFAULT_OPERATOR_NAMESPACE}, created when missing).
   -v, --verbose              debug logs
 Logs are JSON lines on stderr. SIGTERM finishes in-flight reconciles, releases the lease and exits.`;
 
@@ -44,6 +55,10 @@ export async function run(args: string[]): Promise<number> {
     listen: { type: 'string', default: `:${OPERATOR_HTTP_PORT}` },
     'leader-elect': { type: 'boolean' },
     ...IMAGE_FLAGS,
+    platform: { type: 'string', default: process.env.PLATFORM ?? '' },
+    'ingress-host-suffix': { type: 'string', default: process.env.INGRESS_HOST_SUFFIX ?? '' },
+    'ingress-class': { type: 'string', default: process.env.INGRESS_CLASS ?? '' },
+    'download-access': { type: 'string', default: process.env.DOWNLOAD_ACCESS || formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS) },
     verbose: { type: 'boolean', short: 'v' },
   }, HELP);
   if (!parsed) return 0;
@@ -51,6 +66,18 @@ export async function run(args: string[]): Promise<number> {
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency: "${values.concurrency}" is not a positive whole number`);
   const listen = parseListen(values.listen);
+  if (values.platform && !(PLATFORMS as readonly string[]).includes(values.platform)) {
+    throw new UsageError(`--platform: "${values.platform}" is not one of ${PLATFORMS.join(', ')}`);
+  }
+  let downloadAccess;
+  try {
+    downloadAccess = parseDownloadAccess(values['download-access']);
+  } catch (err) {
+    throw new UsageError(`--download-access: ${(err as Error).message}`);
+  }
+  const hostSuffix = values['ingress-host-suffix'];
+  if (values['ingress-class'] && !hostSuffix) throw new UsageError('--ingress-class needs --ingress-host-suffix');
+  const ingress = hostSuffix ? { hostSuffix, ...(values['ingress-class'] ? { className: values['ingress-class'] } : {}) } : undefined;
   const log = jsonLogger({ verbose: values.verbose ?? false });
   const images = imagesFromFlags(values);
 
@@ -72,12 +99,18 @@ export async function run(args: string[]): Promise<number> {
   const metrics = createMetrics();
   client.observe(apiRequestObserver(metrics));
   const namespaces = values.namespaces.split(',').map((n) => n.trim()).filter(Boolean);
-  const controller = new Controller({ client, images, namespaces, concurrency, metrics, log });
+  const platform = (values.platform || (await detectPlatform(client))) as Platform;
+  if (ingress && platform !== 'kubernetes') throw new UsageError(`--ingress-host-suffix: only for the kubernetes platform; this is ${platform}`);
+  log.info('platform', { platform, detected: !values.platform });
+  const operatorNamespace = process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
+  const controller = new Controller({
+    client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, ...(ingress ? { ingress } : {}),
+  });
 
   // The ClusterOperator, on OpenShift (where the payload created it) or wherever its API exists.
   const reporter = new ClusterOperatorReporter(client, {
     name: OPERATOR_NAME, version: process.env[RELEASE_VERSION_ENV] ?? 'unknown',
-    operatorNamespace: process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE, health: () => controller.health(),
+    operatorNamespace, health: () => controller.health(),
   });
   const reportStatus = () => {
     const sync = () => reporter.sync().catch((error) => log.error('ClusterOperator status', { error }));
@@ -120,7 +153,7 @@ export async function run(args: string[]): Promise<number> {
     if (values['leader-elect']) {
       const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
       elector = new LeaderElector(client, {
-        lease: { namespace: process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE, name: OPERATOR_NAME },
+        lease: { namespace: operatorNamespace, name: OPERATOR_NAME },
         identity,
         onStartedLeading: async (signal) => {
           log.info('became leader', { identity });

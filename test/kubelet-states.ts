@@ -37,7 +37,7 @@ export interface PodStage {
   readonly running?: boolean;
   /** The archive step: not started, running, done (exit 0) or failed. */
   readonly archive?: 'running' | 'done' | 'failed';
-  /** File server and proxy ready. */
+  /** File server (and proxy) ready. */
   readonly serving?: boolean;
   /** A gather container (1-based) waiting for this reason instead. */
   readonly waitingGather?: { index: number; reason: string; message?: string };
@@ -45,6 +45,8 @@ export interface PodStage {
   readonly archiveResult?: { readonly sizeBytes: number; readonly sha256: string };
   /** The scheduler's verdict. */
   readonly unschedulable?: string;
+  /** Which containers the pod runs after its init containers: oauth-proxy too on OpenShift. @default 'openshift' */
+  readonly platform?: 'openshift' | 'kubernetes';
 }
 
 /** `status` of a report pod for `images` at `stage`. */
@@ -65,7 +67,8 @@ export function podStatus(images: readonly string[], stage: PodStage): NonNullab
     : stage.archive === 'running' ? running('archive')
       : terminated('archive', stage.archive === 'done' ? 0 : 1, stage.archive === 'done' ? archiveMessage(stage.archiveResult?.sizeBytes, stage.archiveResult?.sha256) : 'disk full');
   const initDone = stage.archive === 'done';
-  const containers = ['file-server', 'oauth-proxy'].map((name) => (initDone ? running(name, stage.serving ?? false) : waiting(name)));
+  const names = stage.platform === 'kubernetes' ? ['file-server'] : ['file-server', 'oauth-proxy'];
+  const containers = names.map((name) => (initDone ? running(name, stage.serving ?? false) : waiting(name)));
   const phase = stage.archive === 'failed' ? 'Failed' : initDone ? 'Running' : 'Pending';
   return {
     phase,

@@ -37,6 +37,9 @@ export async function operatorClient(admin: KubeClient): Promise<KubeClient> {
     roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name },
     subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }],
   } as KubeObject, { fieldManager: 'test' });
+  // What the install chart binds in kube-system: read access to the cluster's client CA.
+  const clientCaReader = renderInstall().find((m) => m.kind === 'RoleBinding' && m.metadata.namespace === 'kube-system')! as unknown as KubeObject & { subjects: unknown[] };
+  await admin.apply({ ...clientCaReader, metadata: { ...clientCaReader.metadata, name: OPERATOR_USER }, subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }] }, { fieldManager: 'test' });
   const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
   return new KubeClient(user.kubeConfig);
 }
@@ -93,7 +96,10 @@ export async function auditedWrites(username: string): Promise<AuditEvent[]> {
 
 /** Every object the report owns, by `Kind/name`, cluster-wide. */
 export async function ownedObjects(admin: KubeClient, uid: string): Promise<string[]> {
-  const types = [RESOURCES.Namespace, RESOURCES.ClusterRoleBinding, RESOURCES.ServiceAccount, RESOURCES.Secret, RESOURCES.PersistentVolumeClaim, RESOURCES.Pod, RESOURCES.Service, RESOURCES.Route, RESOURCES.NetworkPolicy];
+  const types = [
+    RESOURCES.Namespace, RESOURCES.ClusterRoleBinding, RESOURCES.ServiceAccount, RESOURCES.Secret, RESOURCES.ConfigMap, RESOURCES.PersistentVolumeClaim,
+    RESOURCES.Pod, RESOURCES.Service, RESOURCES.Route, RESOURCES.Ingress, RESOURCES.NetworkPolicy, RESOURCES.Role, RESOURCES.RoleBinding,
+  ];
   const lists = await Promise.all(types.map((type) => admin.list(type, { labelSelector: `mustgather.openshift.io/report-uid=${uid}` })));
   return lists.flatMap((list) => list.items.map((o) => `${o.kind}/${o.metadata.name}`)).sort();
 }

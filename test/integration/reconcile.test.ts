@@ -2,11 +2,14 @@
  * The reconciler against a real kube-apiserver: the test drives `reconcile(key)` itself (the controller's queue and
  * watches are tested separately) and plays the kubelet and the router by writing pod and route status.
  */
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PORTS } from '../../constructs/ports.js';
 import type { MustGatherReport } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
+import { SERVING_CA_SECRET } from '../../reconciler/serving-ca.js';
 import { sweepOrphans } from '../../reconciler/sweep.js';
 import { podStatus } from '../kubelet-states.js';
 import {
@@ -55,10 +58,11 @@ describe('reconcile', () => {
     const report = (await getReport(admin, ...(key.split('/') as [string, string])))!;
     expect(report.metadata.finalizers).toContain(FINALIZER);
     expect(await ownedObjects(admin, uid)).toEqual([
-      `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`,
+      `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.authDelegatorBinding}`, `ConfigMap/${names.clientCaConfigMap}`,
       `Namespace/${names.namespace}`, `NetworkPolicy/${names.networkPolicy}`, 'PersistentVolumeClaim/must-gather', 'Pod/must-gather',
+      `Role/${names.eventsRole}`, `RoleBinding/${names.eventsRole}`,
       'Route/must-gather', `Secret/${names.gatherTokenSecret}`, `Secret/${names.proxyCookieSecret}`, 'Service/must-gather',
-      `ServiceAccount/${names.gatherServiceAccount}`, `ServiceAccount/${names.proxyServiceAccount}`,
+      `ServiceAccount/${names.gatherServiceAccount}`, `ServiceAccount/${names.serverServiceAccount}`,
     ].sort());
     expect(ready(report)).toMatchObject({ status: 'False', reason: 'Pending' });
     expect(report.status?.namespace).toBe(names.namespace);
@@ -79,7 +83,7 @@ describe('reconcile', () => {
       return objects.includes(`ClusterRoleBinding/${names.gatherBinding}`) ? undefined : objects;
     }, 'the gather binding to be deleted');
     expect(remaining).not.toContain(`Secret/${names.gatherTokenSecret}`);
-    expect(remaining).toContain(`ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`);
+    expect(remaining).toContain(`ClusterRoleBinding/${names.authDelegatorBinding}`);
 
     await setPodStatus(admin, names.namespace, podStatus(IMAGES, { ended: ['Succeeded', 'Succeeded'], archive: 'done', serving: true }));
     await converge(key, reasonIs('ServerNotReady'), 'waiting for the router');
@@ -170,7 +174,7 @@ describe('reconcile', () => {
     expect(await ownedObjects(admin, uid)).toContain(`Namespace/${names.namespace}`);
     const swept = await sweepOrphans(operator);
     expect(swept.map((s) => s.subject)).toEqual(expect.arrayContaining([
-      `Namespace/${names.namespace}`, `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.proxyAuthDelegatorBinding}`,
+      `Namespace/${names.namespace}`, `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.authDelegatorBinding}`,
     ]));
     await eventually(async () => (await ownedObjects(admin, uid)).length === 0, 'the orphans to be gone', 60_000, 500);
   });
@@ -185,7 +189,7 @@ describe('reconcile', () => {
     expect(objects).toContain('Service/must-gather');
     expect(objects).toContain('Route/must-gather');
     const policy = await admin.get({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }) as any;
-    expect(policy.spec.ingress).toEqual([{ ports: [{ port: 8443, protocol: 'TCP' }] }]);
+    expect(policy.spec.ingress).toEqual([{ ports: [{ port: PORTS.proxy, protocol: 'TCP' }] }]);
 
     await admin.delete({ kind: 'Namespace', name: names.namespace });
     await converge(key, () => true, 'a reconcile');
@@ -194,5 +198,123 @@ describe('reconcile', () => {
       const ns = await admin.get({ kind: 'Namespace', name: names.namespace });
       return ns && !ns.metadata.deletionTimestamp && (await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }));
     }, 'the namespace and pod to be re-created', 60_000, 500);
+  });
+});
+
+describe('reconcile, kubernetes profile', () => {
+  let operatorNamespace: string;
+  let k8sReconciler: Reconciler;
+  const clock = { offsetMs: 0 };
+  const ingress = { hostSuffix: 'reports.example.com', className: 'nginx' };
+
+  beforeAll(async () => {
+    // The operator's namespace does not exist yet: the first report that needs the CA creates it.
+    operatorNamespace = `op-${randomBytes(4).toString('hex')}`;
+    k8sReconciler = new Reconciler({
+      client: operator, platform: 'kubernetes', operatorNamespace, ingress, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs),
+    });
+  });
+
+  async function k8sReport(name: string, reconciler = k8sReconciler) {
+    const namespace = await testNamespace(admin);
+    const created = await createReport(admin, namespace, name, { images: IMAGES.slice(0, 1), deleteAfter: '30m' });
+    const key = reportKey(created);
+    const names = reportObjectNames(created.metadata);
+    await eventually(async () => {
+      await reconciler.reconcile(key);
+      return admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' });
+    }, 'the pod to be created', 30_000, 100);
+    return { key, names, namespace };
+  }
+
+  const servingCert = async (namespace: string) => {
+    const secret = await admin.get({ kind: 'Secret', namespace, name: 'must-gather-tls' }) as unknown as { data: Record<string, string> };
+    return new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+  };
+
+  it('issues the serving certificate from its own CA, published in status.caBundle, and is Ready without a router', async () => {
+    const { key, names } = await k8sReport('tls');
+    const ca = await admin.get({ kind: 'Secret', namespace: operatorNamespace, name: SERVING_CA_SECRET }) as unknown as { data: Record<string, string> };
+    expect(ca).toBeDefined();
+    const report = await getReport(admin, ...(key.split('/') as [string, string]));
+    const caBundle = report!.status!.caBundle!;
+    expect(caBundle).toBe(Buffer.from(ca.data['tls.crt']!, 'base64').toString('utf8'));
+    const cert = await servingCert(names.namespace);
+    const caCert = new X509Certificate(caBundle);
+    expect(cert.checkIssued(caCert) && cert.verify(caCert.publicKey)).toBe(true);
+    const host = `${names.namespace}.${ingress.hostSuffix}`;
+    expect(cert.subjectAltName).toBe(`DNS:must-gather.${names.namespace}.svc, DNS:must-gather.${names.namespace}.svc.cluster.local, DNS:${host}`);
+    // Nothing OpenShift's: no Route, no oauth-proxy; an Ingress for the host with that certificate.
+    expect(await admin.get({ kind: 'Route', namespace: names.namespace, name: 'must-gather' })).toBeUndefined();
+    const live = await admin.get({ kind: 'Ingress', namespace: names.namespace, name: 'must-gather' }) as any;
+    expect(live.spec).toMatchObject({ ingressClassName: 'nginx', tls: [{ hosts: [host], secretName: 'must-gather-tls' }] });
+    const pod = await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }) as any;
+    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['file-server']);
+    expect(pod.spec.securityContext).toMatchObject({ fsGroup: 1001, fsGroupChangePolicy: 'OnRootMismatch' });
+
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true, platform: 'kubernetes' }));
+    const done = await eventually(async () => {
+      await k8sReconciler.reconcile(key);
+      const now = await getReport(admin, ...(key.split('/') as [string, string]));
+      return ready(now)?.status === 'True' ? now : undefined;
+    }, 'Ready without any router');
+    expect(done?.status?.report_url).toBe(`https://${host}/must-gather.tar.gz`);
+  });
+
+  it('creates the CA once and reuses it: a second report and further reconciles write nothing for it', async () => {
+    const first = await k8sReport('ca-once');
+    // A fresh reconciler (an operator restart) reads the same CA back.
+    const restarted = new Reconciler({ client: operator, platform: 'kubernetes', operatorNamespace, pollAfterMs: 200 });
+    const second = await k8sReport('ca-twice', restarted);
+    // Over every report this operator namespace served (three by now, and a restart): one CA, created once.
+    const caWrites = (await auditedWrites(OPERATOR_USER)).filter((w) => w.objectRef?.resource === 'secrets' && w.objectRef.namespace === operatorNamespace);
+    expect(caWrites.map((w) => `${w.verb} ${w.objectRef?.name ?? ''}`)).toEqual([`create ${SERVING_CA_SECRET}`]);
+    const [a, b] = [await getReport(admin, ...(first.key.split('/') as [string, string])), await getReport(admin, ...(second.key.split('/') as [string, string]))];
+    expect(a?.status?.caBundle).toBe(b?.status?.caBundle);
+
+    await k8sReconciler.reconcile(first.key); // settle
+    const before = await eventually(async () => {
+      const count = (await auditedWrites(OPERATOR_USER)).length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return (await auditedWrites(OPERATOR_USER)).length === count ? count : undefined;
+    }, 'the audit log to settle');
+    for (let i = 0; i < 3; i++) await k8sReconciler.reconcile(first.key);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const writes = (await auditedWrites(OPERATOR_USER)).slice(before);
+    expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource}/${w.objectRef?.name}`)).toEqual([]);
+  });
+
+  it('renews the serving certificate within the last third of its life, keeping the CA', async () => {
+    const { key, names } = await k8sReport('renew');
+    const before = await servingCert(names.namespace);
+    clock.offsetMs = 61 * 24 * 3600_000; // 90-day certificates: past two thirds
+    try {
+      await k8sReconciler.reconcile(key);
+    } finally {
+      clock.offsetMs = 0;
+    }
+    const after = await servingCert(names.namespace);
+    expect(after.serialNumber).not.toBe(before.serialNumber);
+    expect(Date.parse(after.validTo)).toBeGreaterThan(Date.parse(before.validTo));
+    const report = await getReport(admin, ...(key.split('/') as [string, string]));
+    const caCert = new X509Certificate(report!.status!.caBundle!);
+    expect(after.verify(caCert.publicKey)).toBe(true);
+    // And it stays: the next reconcile keeps the renewed one.
+    await k8sReconciler.reconcile(key);
+    expect((await servingCert(names.namespace)).serialNumber).toBe(after.serialNumber);
+  });
+
+  it('without an Ingress, report_url is the Service\'s in-cluster URL', async () => {
+    const plain = new Reconciler({ client: operator, platform: 'kubernetes', operatorNamespace, pollAfterMs: 200 });
+    const { key, names } = await k8sReport('in-cluster', plain);
+    expect(await admin.get({ kind: 'Ingress', namespace: names.namespace, name: 'must-gather' })).toBeUndefined();
+    expect((await servingCert(names.namespace)).subjectAltName).toBe(`DNS:must-gather.${names.namespace}.svc, DNS:must-gather.${names.namespace}.svc.cluster.local`);
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true, platform: 'kubernetes' }));
+    const done = await eventually(async () => {
+      await plain.reconcile(key);
+      const now = await getReport(admin, ...(key.split('/') as [string, string]));
+      return ready(now)?.status === 'True' ? now : undefined;
+    }, 'Ready');
+    expect(done?.status?.report_url).toBe(`https://must-gather.${names.namespace}.svc/must-gather.tar.gz`);
   });
 });

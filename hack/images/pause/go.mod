@@ -1,0 +1,3 @@
+module mustgather.local/pause
+
+go 1.22

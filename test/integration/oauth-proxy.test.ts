@@ -1,13 +1,17 @@
 /**
- * The report pod's front door, for real: the oauth-proxy binary (hack/oauth-proxy, or $OAUTH_PROXY_BINARY) started
- * with exactly the args the report chart renders for its container, in front of the real file server, checking real
- * tokens against the real test kube-apiserver (TokenReview + SubjectAccessReview through `--openshift-delegate-urls`,
- * with the chart's own service account and `system:auth-delegator` binding).
+ * The report pod's front door on OpenShift, for real: the oauth-proxy binary ($OAUTH_PROXY_BINARY) started with
+ * exactly the args the report chart renders for its container, in front of the real TLS file server (which checks
+ * every caller again with its own TokenReview + SubjectAccessReview), checking real tokens against the real test
+ * kube-apiserver (`--openshift-delegate-urls`, with the chart's own service account and `system:auth-delegator`
+ * binding). It runs only when OAUTH_PROXY_BINARY names a binary: the Go module proxy this project may use refuses
+ * github.com/openshift/oauth-proxy, and no binary may come from elsewhere.
  *
  * What differs from the pod, and why (nothing else is changed or added):
  * - Paths: every chart arg pointing into a volume mount points into a local directory holding what that volume would
  *   (the projected service-account token, kube-root-ca.crt and namespace; the serving cert; the cookie secret).
- * - Addresses: `--https-address` and `--upstream` use free ports on 127.0.0.1 instead of :8443 and 127.0.0.1:8080.
+ * - Addresses: `--https-address` and `--upstream` use free ports on loopback instead of :9443 and
+ *   https://<service>.<namespace>.svc:8443 (a host alias for 127.0.0.1 in the pod); the upstream is
+ *   https://localhost:<port>, a name the test CA's serving certificate holds, as the service CA's holds the Service's.
  * - In a pod oauth-proxy reaches the API through `rest.InClusterConfig()` (KUBERNETES_SERVICE_HOST/PORT plus the
  *   HARD-CODED files /var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt}), used for its TokenReview and
  *   SubjectAccessReview clients and a ConfigMap informer. Outside a pod those files do not exist, so the test passes
@@ -30,15 +34,15 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { ensureOAuthProxy } from '../../controlplane/oauth-proxy.js';
 import { issueServingCert, loadCA, PKI_FILES } from '../../controlplane/pki.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../../constructs/report-api.js';
 import { renderReport, type Manifest } from '../../constructs/render.js';
 import { CONTAINERS } from '../../constructs/report-pod.js';
 import { createArchive } from '../../datapath/archive.js';
+import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, type FileServer } from '../../datapath/serve.js';
-import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
-import { adminClient, eventually, testNamespace } from './helpers.js';
+import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { adminClient, eventually, kubeConfigFrom, testNamespace } from './helpers.js';
 
 type Any = any;
 
@@ -65,21 +69,9 @@ function freePort(): Promise<number> {
 /** Base64url without padding, for JWT segments. */
 const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
 
-/**
- * The binary, or why it cannot be had. The Go module proxy this project may use refuses
- * github.com/openshift/oauth-proxy today (403 for every version), and no binary may come from elsewhere; where that
- * holds, the suite below cannot run, and the test after it proves the refusal is what stops it (a build failure for
- * any other reason fails the run).
- */
-const oauthProxy: string | Error = await ensureOAuthProxy().catch((err: Error) => err);
-const refused = oauthProxy instanceof Error && /refuses to serve github\.com\/openshift\/oauth-proxy/.test(oauthProxy.message);
+const oauthProxy = process.env.OAUTH_PROXY_BINARY;
 
-it.runIf(oauthProxy instanceof Error)('oauth-proxy cannot be built here only because the module proxy refuses it', () => {
-  expect((oauthProxy as Error).message).toMatch(/refuses to serve github\.com\/openshift\/oauth-proxy/);
-  console.warn(`oauth-proxy suite not run: ${(oauthProxy as Error).message}`);
-});
-
-describe.runIf(controlPlaneDir && !refused)('oauth-proxy in front of the file server (chart args, real kube-apiserver)', () => {
+describe.runIf(controlPlaneDir && oauthProxy)('oauth-proxy in front of the TLS file server (chart args, real kube-apiserver; runs only with OAUTH_PROXY_BINARY set: the module proxy refuses oauth-proxy)', () => {
   let admin: KubeClient;
   let work: string;
   let files: FileServer;
@@ -161,8 +153,7 @@ describe.runIf(controlPlaneDir && !refused)('oauth-proxy in front of the file se
   }
 
   beforeAll(async () => {
-    if (oauthProxy instanceof Error) throw oauthProxy;
-    const binary = oauthProxy;
+    const binary = oauthProxy!;
     admin = adminClient();
     work = mkdtempSync(join(tmpdir(), 'oauth-proxy-e2e-'));
     testNs = await testNamespace(admin, 'op');
@@ -224,6 +215,8 @@ describe.runIf(controlPlaneDir && !refused)('oauth-proxy in front of the file se
     const serving = await issueServingCert(ca);
     writeFileSync(fileIn(arg('--tls-cert')!), serving.cert);
     writeFileSync(fileIn(arg('--tls-key')!), serving.key, { mode: 0o600 });
+    // The service CA bundle oauth-proxy verifies its upstream with (here: the test CA, which signed the serving cert).
+    writeFileSync(fileIn(arg('--upstream-ca')!), ca.cert);
     const cookieKey = basename(arg('--cookie-secret-file')!);
     writeFileSync(fileIn(arg('--cookie-secret-file')!), cookieSecret.stringData[cookieKey], { mode: 0o600 });
 
@@ -233,7 +226,21 @@ describe.runIf(controlPlaneDir && !refused)('oauth-proxy in front of the file se
     writeFileSync(join(data, 'gathers/01-quay.io-a-must-gather-v1/namespaces/pods.yaml'), `kind: PodList\nitems: []\n# ${randomBytes(2048).toString('hex')}\n`.repeat(40));
     await createArchive({ source: join(data, 'gathers'), output: join(data, 'must-gather.tar.gz'), onWarning: () => undefined });
     archive = readFileSync(join(data, 'must-gather.tar.gz'));
-    files = createFileServer({ dir: data, report: `${testNs}/r` });
+    // The file server as the pod runs it: TLS with the same serving certificate, its own delegated checks with the
+    // pod's service-account token.
+    const serverKubeconfig = join(work, 'server.kubeconfig');
+    writeFileSync(serverKubeconfig, JSON.stringify({
+      apiVersion: 'v1', kind: 'Config', 'current-context': 'sa',
+      clusters: [{ name: 'c', cluster: { server: /server:\s*(\S+)/.exec(readFileSync(inject('kubeconfig'), 'utf8'))![1]!, 'certificate-authority': fileIn(arg('--openshift-ca')!) } }],
+      users: [{ name: 'sa', user: { tokenFile: saTokenFile } }],
+      contexts: [{ name: 'sa', context: { cluster: 'c', user: 'sa' } }],
+    }));
+    const serverClient = new KubeClient(kubeConfigFrom(serverKubeconfig));
+    files = createFileServer({
+      dir: data, report: `${testNs}/r`,
+      tls: { certFile: fileIn(arg('--tls-cert')!), keyFile: fileIn(arg('--tls-key')!) },
+      authorize: new DelegatedAuth({ client: serverClient }).check,
+    });
     await new Promise<void>((resolve) => files.server.listen(0, '127.0.0.1', resolve));
     const upstreamPort = (files.server.address() as AddressInfo).port;
 
@@ -262,8 +269,8 @@ describe.runIf(controlPlaneDir && !refused)('oauth-proxy in front of the file se
       const [flag, value] = [a.slice(0, eq), a.slice(eq + 1)];
       if (flag === '--https-address') return `${flag}=127.0.0.1:${proxyPort}`;
       if (flag === '--upstream') {
-        expect(new URL(value).hostname).toBe('127.0.0.1');
-        return `${flag}=http://127.0.0.1:${upstreamPort}`;
+        expect(new URL(value).hostname).toBe(`must-gather.${reportNs}.svc`);
+        return `${flag}=https://localhost:${upstreamPort}`;
       }
       if (value.startsWith('/')) return `${flag}=${fileIn(value)}`;
       return a;

@@ -1,16 +1,26 @@
 /**
  * `mustgather download`, the library part: wait for a report to be Ready ({@link waitForReady}, the report reader
- * injected so it runs without a cluster), then fetch its archive through the report's oauth-proxy
- * ({@link downloadArchive}: resumable, verified, with explanations instead of bare status codes).
+ * injected so it runs without a cluster), then fetch its archive from the report's file server
+ * ({@link downloadReport}: at its URL when that is reachable from here, else through a port-forward via the API
+ * server; {@link downloadArchive}: resumable, verified, with explanations instead of bare status codes).
+ *
+ * The file server checks callers itself (TokenReview or the cluster's client CA, then a SubjectAccessReview), so the
+ * download presents the kubeconfig's own credentials, whatever they are ({@link kubeConfigCredentials}).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { readFile, rename, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
-import { get as httpsGet } from 'node:https';
+import { get as httpsGet, type RequestOptions } from 'node:https';
+import { connect, createServer, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { checkServerIdentity, rootCertificates } from 'node:tls';
+import { type KubeConfig, PortForward } from '@kubernetes/client-node';
+import { PORTS } from '../constructs/ports.js';
 import { type Condition, type MustGatherReport, TERMINAL_REASONS } from '../constructs/report-api.js';
+import { reportObjectNames } from '../constructs/report-identity.js';
 
 /** Raised for a failure the user must act on; the message is one line that says what to do. */
 export class DownloadError extends Error {
@@ -79,14 +89,19 @@ export interface DownloadOptions {
   url: string;
   /** Where the archive goes; `<output>.part` (and `<output>.part.json`, its validator) while it is not complete. */
   output: string;
-  /** Bearer token: oauth-proxy lets cluster admins' tokens through. */
-  token?: string;
+  /** Who downloads: an Authorization header and/or a client certificate ({@link kubeConfigCredentials}). */
+  credentials?: ClientCredentials;
   /** The archive's sha256 (`status.archive.sha256`): a mismatch is an error and the file is not kept. */
   expectedSha256?: string;
-  /** PEM CA bundle trusted for the URL's certificate, in addition to the system's. */
-  ca?: string | Buffer;
+  /** PEM CA bundles trusted for the URL's certificate, in addition to the system's. */
+  ca?: readonly (string | Buffer)[];
   /** Accept any certificate. */
   insecure?: boolean;
+  /**
+   * Connect here instead of the URL's host (a local port-forward); the certificate is still checked against the
+   * URL's host name, which is also sent as SNI and Host.
+   */
+  connectTo?: { host: string; port: number };
   onProgress?: (progress: DownloadProgress) => void;
   /** Attempts after the first on network errors and 5xx. @default 5 */
   retries?: number;
@@ -112,6 +127,32 @@ export interface DownloadResult {
   /** Largest offset an attempt resumed from (0: never resumed). */
   resumedFrom: number;
   attempts: number;
+}
+
+/** Credentials presented to the report's file server. */
+export interface ClientCredentials {
+  /** `Bearer ...` (or `Basic ...`). */
+  authorization?: string;
+  /** Client certificate and key, PEM. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+}
+
+/**
+ * The current context's own credentials as client-node resolves them (static token, token file, exec plugin, auth
+ * provider, client certificate), without anything that is about the API server itself (its CA, skip-verify,
+ * server name): those must not apply to the report's server.
+ */
+export async function kubeConfigCredentials(kc: KubeConfig): Promise<ClientCredentials> {
+  const options: RequestOptions = {};
+  await kc.applyToHTTPSOptions(options);
+  const headers = (options.headers ?? {}) as Record<string, string | undefined>;
+  const authorization = headers.Authorization ?? (options.auth ? `Basic ${Buffer.from(options.auth).toString('base64')}` : undefined);
+  return {
+    ...(authorization ? { authorization } : {}),
+    ...(options.cert ? { cert: options.cert as Buffer } : {}),
+    ...(options.key ? { key: options.key as Buffer } : {}),
+  };
 }
 
 /** What the part's sidecar remembers so a later run resumes only the same file. */
@@ -154,6 +195,142 @@ export async function downloadArchive(options: DownloadOptions): Promise<Downloa
   return { path: options.output, bytes: size, sha256, resumedFrom, attempts: attempt + 1 };
 }
 
+/** A report ready to download: its URL, and (`status.caBundle`) the CA of its file server's certificate when the operator issued it. */
+export type PublishedReport = MustGatherReport & { status: { report_url: string } };
+
+/** A local port that reaches the report pod's file server through the API server. */
+export interface Forward {
+  readonly port: number;
+  /** Why the last forwarded connection failed, if one did. */
+  readonly lastError: Error | undefined;
+  close(): Promise<void>;
+}
+
+/** Options of {@link downloadReport}: those of {@link downloadArchive} but the URL and where to connect. */
+export interface DownloadReportOptions extends Omit<DownloadOptions, 'url' | 'connectTo' | 'expectedSha256'> {
+  /** Opens a port-forward to `port` of pod `namespace/pod`. @default {@link kubePortForward} of `kubeConfig` */
+  forward?: (target: ForwardTarget) => Promise<Forward>;
+  /** For the default `forward`. */
+  kubeConfig?: KubeConfig;
+  /** How long connecting to the URL may take before a port-forward is used instead. @default 5000 */
+  probeTimeoutMs?: number;
+  /** Told which way the download goes. */
+  onRoute?: (line: string) => void;
+}
+
+export interface ForwardTarget {
+  namespace: string;
+  pod: string;
+  port: number;
+}
+
+export const DOWNLOAD_REPORT_DEFAULTS = { probeTimeoutMs: 5000 } as const;
+
+/**
+ * Downloads a Ready report's archive: from `status.report_url` when it can be reached from here, else (an in-cluster
+ * Service URL, or a connection that fails) through a port-forward to the report pod's file server, still checking
+ * the certificate against the URL's host. `status.caBundle` is trusted besides `options.ca`.
+ */
+export async function downloadReport(report: PublishedReport, options: DownloadReportOptions): Promise<DownloadResult> {
+  const url = new URL(report.status.report_url);
+  const ca = [...(options.ca ?? []), ...(report.status.caBundle ? [report.status.caBundle] : [])];
+  const archive = { ...options, url: url.href, ca, expectedSha256: report.status.archive?.sha256 };
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  const why = isInClusterHost(url.hostname)
+    ? `${url.hostname} is an in-cluster name`
+    : await canConnect(url.hostname, port, options.probeTimeoutMs ?? DOWNLOAD_REPORT_DEFAULTS.probeTimeoutMs);
+  if (why === undefined) {
+    options.onRoute?.(`downloading from ${url.host}`);
+    return downloadArchive(archive);
+  }
+  const names = reportObjectNames(report.metadata);
+  const target = { namespace: names.namespace, pod: names.main, port: PORTS.fileServer };
+  const open = options.forward ?? (options.kubeConfig ? kubePortForward(options.kubeConfig) : undefined);
+  if (!open) throw new DownloadError(`${url.host} cannot be reached from here (${why}) and there is no kubeconfig to port-forward with`);
+  const forward = await open(target);
+  options.onRoute?.(`${why}: downloading through a port-forward to pod ${target.namespace}/${target.pod} port ${target.port}`);
+  try {
+    return await downloadArchive({ ...archive, connectTo: { host: '127.0.0.1', port: forward.port } });
+  } catch (err) {
+    if (!forward.lastError) throw err;
+    const via = `port-forward to pod ${target.namespace}/${target.pod} port ${target.port}: ${forward.lastError.message}`;
+    throw new DownloadError(`${(err as Error).message} (${via})`, { cause: err });
+  } finally {
+    await forward.close();
+  }
+}
+
+/** Hosts only resolvable inside the cluster: a Service's DNS names. */
+export function isInClusterHost(hostname: string): boolean {
+  return /\.svc(\.cluster\.local)?\.?$/i.test(hostname);
+}
+
+/** Undefined when a TCP connection to host:port opens within `timeoutMs`, else why not. */
+export function canConnect(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(undefined);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(`no connection to ${host}:${port} within ${timeoutMs / 1000} s`);
+    });
+    socket.once('error', (err) => resolve(`${host}:${port}: ${describe(err)}`));
+  });
+}
+
+/**
+ * Port-forwards through the API server with client-node's PortForward (the websocket protocol, `v4.channel.k8s.io`):
+ * a local listener on 127.0.0.1, one websocket per accepted connection, as `kubectl port-forward` opens one stream
+ * pair per connection.
+ */
+export function kubePortForward(kc: KubeConfig): (target: ForwardTarget) => Promise<Forward> {
+  return async (target) => {
+    const forwarder = new PortForward(kc);
+    let lastError: Error | undefined;
+    const sockets = new Set<Socket>();
+    const server = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+      socket.on('error', () => undefined); // the download sees the cut; lastError says why
+      // The pod writes why a forward failed (nothing listening, say) on the error stream.
+      const errors = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lastError = new Error(chunk.toString('utf8').trim());
+          socket.destroy();
+          done();
+        },
+      });
+      forwarder.portForward(target.namespace, target.pod, [target.port], socket, errors, socket).then((ws) => {
+        const websocket = typeof ws === 'function' ? ws() : ws;
+        websocket?.on('close', () => socket.end());
+        websocket?.on('error', (err: Error) => {
+          lastError = err;
+          socket.destroy();
+        });
+        socket.on('close', () => websocket?.close());
+      }, (err: Error) => {
+        lastError = err;
+        socket.destroy();
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
+    return {
+      port: (server.address() as { port: number }).port,
+      get lastError() {
+        return lastError;
+      },
+      close: () => new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+    };
+  };
+}
+
 /** Bytes of a part file that may be resumed: 0 (and no stale part) unless it came from the same URL. */
 async function resumableBytes(part: string, sidecar: string, url: string): Promise<number> {
   const state = await readPartState(sidecar);
@@ -176,7 +353,7 @@ async function readPartState(sidecar: string): Promise<PartState | undefined> {
 async function fetchInto(options: DownloadOptions, part: string, sidecar: string, offset: number): Promise<void> {
   const state = offset > 0 ? await readPartState(sidecar) : undefined;
   const headers: Record<string, string> = { 'User-Agent': 'mustgather-download' };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
+  if (options.credentials?.authorization) headers.Authorization = options.credentials.authorization;
   if (offset > 0) {
     headers.Range = `bytes=${offset}-`;
     if (state?.etag) headers['If-Range'] = state.etag;
@@ -191,7 +368,7 @@ async function fetchInto(options: DownloadOptions, part: string, sidecar: string
       await truncate(part, 0);
       throw new Error(`the server has ${total} bytes, the partial download ${offset}: starting over`);
     }
-    if (status !== 200 && status !== 206) throw httpError(status, options.url, res.headers.location);
+    if (status !== 200 && status !== 206) throw httpError(status, options.url, res.headers.location, await firstLine(res));
     let start = 0;
     let total = Number(res.headers['content-length']);
     if (status === 206) {
@@ -229,12 +406,37 @@ function request(options: DownloadOptions, headers: Record<string, string>): Pro
   const { idleTimeoutMs = 60_000 } = options;
   const url = new URL(options.url);
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new DownloadError(`${options.url}: not an http(s) URL`);
+  const { cert, key } = options.credentials ?? {};
+  const target = options.connectTo
+    ? {
+        hostname: options.connectTo.host, port: options.connectTo.port, path: `${url.pathname}${url.search}`,
+        headers: { ...headers, Host: url.host },
+        ...(isIP(url.hostname) ? {} : { servername: url.hostname }),
+        checkServerIdentity: (_host: string, peer: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(url.hostname, peer),
+      }
+    : { headers };
+  const tls = {
+    // Node's `ca` replaces the system's roots: keep them for routes and ingresses with public certificates.
+    ...(options.ca?.length ? { ca: [...rootCertificates, ...options.ca] } : {}),
+    ...(cert && key ? { cert, key } : {}),
+    rejectUnauthorized: !options.insecure,
+  };
   return new Promise((resolve, reject) => {
     const get = url.protocol === 'https:' ? httpsGet : httpGet;
-    const req = get(url, { headers, ca: options.ca, rejectUnauthorized: !options.insecure, timeout: idleTimeoutMs }, resolve);
+    const req = get(url, { ...tls, ...target, agent: false, timeout: idleTimeoutMs }, resolve);
     req.on('timeout', () => req.destroy(new Error(`no data for ${idleTimeoutMs / 1000} s`)));
     req.on('error', (err: NodeJS.ErrnoException) => reject(TLS_ERRORS[err.code ?? ''] ? tlsError(err, options.url) : err));
   });
+}
+
+/** The first line of a (refusal's) body, at most 500 characters: the file server says there who was refused and why. */
+async function firstLine(res: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of res) {
+    text += (chunk as Buffer).toString('utf8');
+    if (text.length >= 4096) break;
+  }
+  return (text.split('\n').find((line) => line.trim()) ?? '').trim().slice(0, 500);
 }
 
 /** Certificate problems, which no retry fixes, and what to do about them. */
@@ -251,24 +453,26 @@ const TLS_ERRORS: Record<string, string> = {
 function tlsError(err: NodeJS.ErrnoException, url: string): DownloadError {
   return new DownloadError(
     `TLS: ${TLS_ERRORS[err.code!]} (${err.code}) at ${new URL(url).host}: pass --certificate-authority with the CA that signed ` +
-      'the route\'s certificate (the ingress CA), or --insecure-skip-tls-verify if you trust the network',
+      'the route\'s or ingress\'s certificate, or --insecure-skip-tls-verify if you trust the network',
     { cause: err },
   );
 }
 
-function httpError(status: number, url: string, location: string | undefined): Error {
-  if (status === 401) return new DownloadError(`HTTP 401 from ${url}: not logged in or the token was rejected; log in with "oc login" and retry`);
-  if (status === 403) return new DownloadError(`HTTP 403 from ${url}: only cluster admins may download reports`);
+function httpError(status: number, url: string, location: string | undefined, body: string): Error {
+  // The file server's refusals are one line naming the user and what they lack; other servers' bodies may be HTML.
+  const said = body && !body.startsWith('<') ? `: ${body}` : '';
+  if (status === 401) return new DownloadError(`HTTP 401 from ${url}${said || ': not logged in or the credentials were rejected'}; log in again (a fresh token or kubeconfig) and retry`);
+  if (status === 403) return new DownloadError(`HTTP 403 from ${url}${said || ': access denied'}; downloading a report takes a cluster admin unless the operator says otherwise`);
   if (status === 404) return new DownloadError(`HTTP 404 from ${url}: no archive there; is the report Ready, or was it deleted?`);
   if (status >= 300 && status < 400) {
     return new DownloadError(
       `HTTP ${status} from ${url} (to ${location ?? 'nowhere'}): the proxy wants a browser login, so the request carried no ` +
-        'accepted bearer token; log in with "oc login" (a token from "oc whoami -t")',
+        'accepted credentials; log in with "oc login" (a token from "oc whoami -t")',
     );
   }
   // 5xx and 429: the route, proxy or server may be starting or overloaded: retried.
-  if (status >= 500 || status === 429) return new Error(`HTTP ${status} (the report's server or route is not ready or overloaded)`);
-  return new DownloadError(`HTTP ${status} from ${url}`);
+  if (status >= 500 || status === 429) return new Error(`HTTP ${status}${said} (the report's server or route is not ready or overloaded)`);
+  return new DownloadError(`HTTP ${status} from ${url}${said}`);
 }
 
 function describe(err: unknown): string {

@@ -1,20 +1,38 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { type IncomingHttpHeaders, type IncomingMessage, request } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { request } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFileServer, type FileServer } from './serve.js';
+import { createCA, issueServingCert } from '../controlplane/pki.js';
+import type { Authorizer } from './delegated-auth.js';
+import { createFileServer, type DownloadRecord, type FileServer, type FileServerOptions } from './serve.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'serve-test-'));
 const archive = randomBytes(3 * 1024 * 1024 + 123);
 const sha256 = createHash('sha256').update(archive).digest('hex');
 let server: FileServer;
 let port: number;
+let ca: string;
+const tls = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') };
+const downloads: DownloadRecord[] = [];
+
+/** Stands in for the cluster's verdict (the real one is tested against a real API server in test/integration). */
+const authorize: Authorizer = async (req) => {
+  if (req.headers.authorization === 'Bearer admin') return { allowed: true, user: { username: 'admin', groups: ['system:masters'] } };
+  if (req.headers.authorization === 'Bearer viewer') return { allowed: false, status: 403, message: 'user "viewer" may not * * (group *) cluster-wide' };
+  return { allowed: false, status: 401, message: 'no credentials' };
+};
 
 beforeAll(async () => {
+  const authority = await createCA('serve-test-ca');
+  const serving = await issueServingCert(authority);
+  ca = authority.cert;
+  writeFileSync(tls.certFile, serving.cert);
+  writeFileSync(tls.keyFile, serving.key);
   writeFileSync(join(dir, 'must-gather.tar.gz'), archive);
   writeFileSync(join(dir, 'must-gather.tar.gz.sha256'), `${sha256}  must-gather.tar.gz\n`);
   mkdirSync(join(dir, 'gathers'));
@@ -26,8 +44,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function listen(directory: string, report?: string, readBytes?: number): Promise<{ port: number; server: FileServer }> {
-  const fileServer = createFileServer({ dir: directory, report, readBytes });
+async function listen(directory: string, report?: string, readBytes?: number, options: Partial<FileServerOptions> = {}): Promise<{ port: number; server: FileServer }> {
+  const fileServer = createFileServer({ dir: directory, report, readBytes, tls, authorize, onDownload: (record) => downloads.push(record), ...options });
   fileServer.server.listen(0, '127.0.0.1');
   await once(fileServer.server, 'listening');
   return { port: (fileServer.server.address() as { port: number }).port, server: fileServer };
@@ -39,10 +57,12 @@ interface Response {
   body: Buffer;
 }
 
-/** A raw request: the path is sent as given, never normalized. */
-function fetchRaw(path: string, { method = 'GET', headers = {}, to = port }: { method?: string; headers?: Record<string, string>; to?: number } = {}): Promise<Response> {
+const ADMIN = { Authorization: 'Bearer admin' };
+
+/** A raw request as the admin unless `headers` say otherwise: the path is sent as given, never normalized. */
+function fetchRaw(path: string, { method = 'GET', headers = ADMIN, to = port }: { method?: string; headers?: Record<string, string>; to?: number } = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: to, path, method, headers, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port: to, path, method, headers, agent: false, ca }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -89,7 +109,7 @@ describe('file server', () => {
     ['an end past the size', `bytes=10-${archive.length + 1000}`, 10, archive.length - 1],
     ['a suffix longer than the file', `bytes=-${archive.length * 2}`, 0, archive.length - 1],
   ])('serves %s as 206', async (_name, range, start, end) => {
-    const res = await fetchRaw(ARCHIVE, { headers: { Range: range } });
+    const res = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: range } });
     expect(res.status).toBe(206);
     expect(res.headers['content-range']).toBe(`bytes ${start}-${end}/${archive.length}`);
     expect(res.headers['content-length']).toBe(String(end - start + 1));
@@ -97,40 +117,40 @@ describe('file server', () => {
   });
 
   it.each(['bytes=99999999-', 'bytes=-0', `bytes=${3 * 1024 * 1024 + 123}-`])('answers 416 to the unsatisfiable %s', async (range) => {
-    const res = await fetchRaw(ARCHIVE, { headers: { Range: range } });
+    const res = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: range } });
     expect(res.status).toBe(416);
     expect(res.headers['content-range']).toBe(`bytes */${archive.length}`);
   });
 
   it.each(['bytes=0-1,5-6', 'bytes=5-1', 'items=0-1', 'bytes=-'])('sends everything for the range %s it does not support', async (range) => {
-    const res = await fetchRaw(ARCHIVE, { headers: { Range: range } });
+    const res = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: range } });
     expect(res.status).toBe(200);
     expect(res.body.length).toBe(archive.length);
   });
 
   it('honours If-Range only while the validator matches', async () => {
     const { headers } = await fetchRaw(ARCHIVE, { method: 'HEAD' });
-    const partial = await fetchRaw(ARCHIVE, { headers: { Range: 'bytes=10-19', 'If-Range': headers.etag! } });
+    const partial = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: 'bytes=10-19', 'If-Range': headers.etag! } });
     expect(partial.status).toBe(206);
     expect(partial.body.equals(archive.subarray(10, 20))).toBe(true);
-    expect((await fetchRaw(ARCHIVE, { headers: { Range: 'bytes=10-19', 'If-Range': headers['last-modified']! } })).status).toBe(206);
-    const changed = await fetchRaw(ARCHIVE, { headers: { Range: 'bytes=10-19', 'If-Range': '"0-0"' } });
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: 'bytes=10-19', 'If-Range': headers['last-modified']! } })).status).toBe(206);
+    const changed = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: 'bytes=10-19', 'If-Range': '"0-0"' } });
     expect(changed.status).toBe(200);
     expect(changed.body.length).toBe(archive.length);
-    expect((await fetchRaw(ARCHIVE, { headers: { Range: 'bytes=10-19', 'If-Range': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status).toBe(200);
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: 'bytes=10-19', 'If-Range': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status).toBe(200);
   });
 
   it('answers 304 to matching conditional requests', async () => {
     const { headers } = await fetchRaw(ARCHIVE, { method: 'HEAD' });
-    const byTag = await fetchRaw(ARCHIVE, { headers: { 'If-None-Match': `"x", ${headers.etag}` } });
+    const byTag = await fetchRaw(ARCHIVE, { headers: { ...ADMIN, 'If-None-Match': `"x", ${headers.etag}` } });
     expect(byTag.status).toBe(304);
     expect(byTag.body.length).toBe(0);
     expect(byTag.headers.etag).toBe(headers.etag);
-    expect((await fetchRaw(ARCHIVE, { headers: { 'If-None-Match': `W/${headers.etag}` } })).status).toBe(304);
-    expect((await fetchRaw(ARCHIVE, { headers: { 'If-Modified-Since': headers['last-modified']! } })).status).toBe(304);
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, 'If-None-Match': `W/${headers.etag}` } })).status).toBe(304);
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, 'If-Modified-Since': headers['last-modified']! } })).status).toBe(304);
     // If-None-Match wins over If-Modified-Since.
-    expect((await fetchRaw(ARCHIVE, { headers: { 'If-None-Match': '"other"', 'If-Modified-Since': headers['last-modified']! } })).status).toBe(200);
-    expect((await fetchRaw(ARCHIVE, { headers: { 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status).toBe(200);
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, 'If-None-Match': '"other"', 'If-Modified-Since': headers['last-modified']! } })).status).toBe(200);
+    expect((await fetchRaw(ARCHIVE, { headers: { ...ADMIN, 'If-Modified-Since': 'Thu, 01 Jan 1970 00:00:00 GMT' } })).status).toBe(200);
   });
 
   it.each([
@@ -199,7 +219,7 @@ describe('file server', () => {
         const start = i * 100_000;
         return i % 2
           ? fetchRaw(ARCHIVE, { to: small.port }).then((r) => createHash('sha256').update(r.body).digest('hex') === sha256)
-          : fetchRaw(ARCHIVE, { to: small.port, headers: { Range: `bytes=${start}-` } }).then((r) => r.body.equals(archive.subarray(start)));
+          : fetchRaw(ARCHIVE, { to: small.port, headers: { ...ADMIN, Range: `bytes=${start}-` } }).then((r) => r.body.equals(archive.subarray(start)));
       });
       expect(await Promise.all(requests)).toEqual(Array(24).fill(true));
     } finally {
@@ -215,7 +235,7 @@ describe('file server', () => {
     try {
       const received: Buffer[] = [];
       const done = new Promise<{ status: number; length: string | undefined }>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: other.port, path: ARCHIVE, agent: false }, (res) => {
+        const req = request({ host: '127.0.0.1', port: other.port, path: ARCHIVE, agent: false, ca, headers: ADMIN }, (res) => {
           res.pause(); // a slow client: the server has to wait for it
           setTimeout(() => res.resume(), 300);
           res.on('data', (c: Buffer) => received.push(c));
@@ -247,7 +267,7 @@ describe('file server', () => {
     const other = await listen(big);
     try {
       const response = new Promise<IncomingMessage>((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port: other.port, path: ARCHIVE, agent: false }, (res) => {
+        const req = request({ host: '127.0.0.1', port: other.port, path: ARCHIVE, agent: false, ca, headers: ADMIN }, (res) => {
           res.pause(); // never reads, until the server is gone
           resolve(res);
         });
@@ -266,6 +286,107 @@ describe('file server', () => {
       expect(res.complete).toBe(false);
     } finally {
       rmSync(big, { recursive: true });
+    }
+  });
+
+  it.each([
+    ['no credentials', {}, 401, 'no credentials\n'],
+    ['a refused user', { Authorization: 'Bearer viewer' }, 403, 'user "viewer" may not * * (group *) cluster-wide\n'],
+  ])('answers %s with one line and not a byte of any route', async (_name, headers, status, body) => {
+    for (const path of [ARCHIVE, `${ARCHIVE}.sha256`, '/', '/nothing-here']) {
+      const res = await fetchRaw(path, { headers });
+      expect(res.status).toBe(status);
+      expect(res.body.toString()).toBe(body);
+      expect(res.headers['content-disposition']).toBeUndefined();
+      expect(res.headers.etag).toBeUndefined();
+    }
+    expect((await fetchRaw(ARCHIVE, { headers, method: 'HEAD' })).headers['content-length']).toBe(String(Buffer.byteLength(body)));
+    expect((await fetchRaw(ARCHIVE, { headers: { ...headers, Range: 'bytes=0-9' } })).status).toBe(status);
+  });
+
+  it('leaves /healthz open to probes', async () => {
+    const res = await fetchRaw('/healthz', { headers: {} });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('ok\n');
+  });
+
+  it('speaks TLS only', async () => {
+    const plain = await new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1', () => socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+      let data = '';
+      socket.on('data', (chunk) => (data += chunk.toString('latin1')));
+      socket.on('close', () => resolve(data));
+      socket.on('error', () => resolve(data));
+    });
+    expect(plain).not.toContain('ok');
+  });
+
+  it('reports each archive download with its user, range and bytes, and HEADs or the checksum not at all', async () => {
+    downloads.length = 0;
+    await fetchRaw(ARCHIVE);
+    await fetchRaw(ARCHIVE, { headers: { ...ADMIN, Range: 'bytes=100-199' } });
+    await fetchRaw(ARCHIVE, { method: 'HEAD' });
+    await fetchRaw(`${ARCHIVE}.sha256`);
+    await fetchRaw(ARCHIVE, { headers: {} });
+    expect(downloads.map(({ user, status, range, bytesSent, complete }) => ({ user: user.username, status, range, bytesSent, complete }))).toEqual([
+      { user: 'admin', status: 200, range: { start: 0, end: archive.length - 1, size: archive.length }, bytesSent: archive.length, complete: true },
+      { user: 'admin', status: 206, range: { start: 100, end: 199, size: archive.length }, bytesSent: 100, complete: true },
+    ]);
+  });
+
+  it('reports a download the client cut short as incomplete', async () => {
+    const big = mkdtempSync(join(tmpdir(), 'serve-cut-'));
+    writeFileSync(join(big, 'must-gather.tar.gz'), randomBytes(32 * 1024 * 1024));
+    const other = await listen(big);
+    downloads.length = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: other.port, path: ARCHIVE, agent: false, ca, headers: ADMIN }, (res) => {
+          res.once('data', () => res.destroy());
+          res.on('close', resolve);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(downloads).toHaveLength(1);
+      expect(downloads[0]).toMatchObject({ status: 200, complete: false });
+      expect(downloads[0]!.bytesSent).toBeLessThan(32 * 1024 * 1024);
+    } finally {
+      await other.server.shutdown(100);
+      rmSync(big, { recursive: true });
+    }
+  });
+
+  it('serves a renewed certificate once the files change', async () => {
+    const renewed = mkdtempSync(join(tmpdir(), 'serve-tls-'));
+    const files = { certFile: join(renewed, 'tls.crt'), keyFile: join(renewed, 'tls.key') };
+    const first = await createCA('first-ca');
+    const second = await createCA('second-ca');
+    const write = async (authority: typeof first) => {
+      const cert = await issueServingCert(authority);
+      writeFileSync(files.keyFile, cert.key);
+      writeFileSync(files.certFile, cert.cert);
+    };
+    await write(first);
+    const other = await listen(dir, undefined, undefined, { tls: files, tlsCheckMs: 50 });
+    const issuer = () => new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: other.port, path: '/healthz', agent: false, rejectUnauthorized: false }, (res) => {
+        resolve((res.socket as import('node:tls').TLSSocket).getPeerCertificate().issuer.CN as string);
+        res.resume();
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    try {
+      expect(await issuer()).toBe('first-ca');
+      await write(second);
+      const deadline = Date.now() + 5000;
+      while ((await issuer()) !== 'second-ca' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await issuer()).toBe('second-ca');
+    } finally {
+      await other.server.shutdown(100);
+      rmSync(renewed, { recursive: true });
     }
   });
 });

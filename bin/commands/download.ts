@@ -1,21 +1,23 @@
 import { readFileSync } from 'node:fs';
-import type { RequestOptions } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
 import { KIND, type MustGatherReport } from '../../constructs/report-api.js';
 import { KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
-import { DownloadError, downloadArchive, formatProgress, waitForReady } from '../../datapath/download.js';
+import { type ClientCredentials, DownloadError, downloadReport, formatProgress, kubeConfigCredentials, waitForReady } from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
-const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--certificate-authority FILE] [--insecure-skip-tls-verify]
+const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--token TOKEN] [--certificate-authority FILE] [--insecure-skip-tls-verify]
 
-Waits for the MustGatherReport REPORT to be Ready, then downloads its archive from status.report_url with the current
-context's bearer token (the report's proxy admits cluster admins only), resuming an interrupted download, and
-verifies it against status.archive.sha256.
+Waits for the MustGatherReport REPORT to be Ready, then downloads its archive with the current context's own
+credentials (bearer token, client certificate, exec plugin or auth provider; the report's server admits cluster admins
+only), resuming an interrupted download, and verifies it against status.archive.sha256. The archive comes from
+status.report_url when that is reachable from here, else through a port-forward via the API server to the report
+pod. The server's certificate is checked against status.caBundle (when the operator issued it) and the system's CAs.
   -n, --namespace NS               the report's namespace (default: the context's)
   -o, --output FILE                default must-gather-NAMESPACE-REPORT.tar.gz
       --timeout D                  how long to wait for Ready (default 30m)
-      --certificate-authority FILE trust this CA for the report URL (the route's, usually the ingress CA)
+      --token TOKEN                present this bearer token to the report's server instead of the context's credentials
+      --certificate-authority FILE also trust this CA for the report URL (a route's or ingress's, e.g. the ingress CA)
       --insecure-skip-tls-verify   do not verify the report URL's certificate
 Gather failures do not stop the wait: the archive holds whatever the gathers collected.`;
 
@@ -24,6 +26,7 @@ export async function run(args: string[]): Promise<number> {
     namespace: { type: 'string', short: 'n' },
     output: { type: 'string', short: 'o' },
     timeout: { type: 'string', default: '30m' },
+    token: { type: 'string' },
     'certificate-authority': { type: 'string' },
     'insecure-skip-tls-verify': { type: 'boolean', default: false },
   }, HELP, true);
@@ -38,7 +41,7 @@ export async function run(args: string[]): Promise<number> {
   const kc = new KubeConfig();
   kc.loadFromDefault();
   const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
-  const token = await bearerToken(kc);
+  const credentials = await downloadCredentials(kc, values.token);
   const client = new KubeClient(kc);
   const reportRef = `${namespace}/${name}`;
 
@@ -63,13 +66,13 @@ export async function run(args: string[]): Promise<number> {
   const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;
   const started = Date.now();
   let firstByte: number | undefined;
-  const result = await downloadArchive({
-    url: report.status.report_url,
+  const result = await downloadReport(report, {
     output,
-    token,
-    expectedSha256: report.status.archive?.sha256,
-    ca,
+    credentials,
+    kubeConfig: kc,
+    ca: ca ? [ca] : [],
     insecure: values['insecure-skip-tls-verify'],
+    onRoute: (line) => status.done(line),
     onProgress: ({ received, total, resumedFrom }) => {
       firstByte ??= resumedFrom;
       const seconds = (Date.now() - started) / 1000;
@@ -88,17 +91,14 @@ function readCa(path: string): Buffer {
   }
 }
 
-/** The context's bearer token (static, exec plugin or auth provider, as client-node resolves it). */
-async function bearerToken(kc: KubeConfig): Promise<string> {
-  const options: RequestOptions = {};
-  await kc.applyToHTTPSOptions(options);
-  const authorization = (options.headers as Record<string, string> | undefined)?.Authorization;
-  if (authorization?.startsWith('Bearer ')) return authorization.slice('Bearer '.length);
-  const how = kc.getCurrentUser()?.certData || kc.getCurrentUser()?.certFile ? 'authenticates with a client certificate' : 'has no token';
-  throw new UsageError(
-    `the context "${kc.getCurrentContext()}" ${how}, but the report's oauth-proxy accepts only bearer tokens: ` +
-      'log in with "oc login" (then "oc whoami -t" prints the token) as a cluster admin',
-  );
+/** What the report's server is shown: `--token`, else the context's own credentials (never its API server CA). */
+async function downloadCredentials(kc: KubeConfig, token: string | undefined): Promise<ClientCredentials> {
+  if (token !== undefined) return { authorization: `Bearer ${token}` };
+  const credentials = await kubeConfigCredentials(kc);
+  if (!credentials.authorization && !(credentials.cert && credentials.key)) {
+    throw new UsageError(`the context "${kc.getCurrentContext()}" has no token or client certificate: log in (e.g. "oc login") as a cluster admin, or pass --token`);
+  }
+  return credentials;
 }
 
 /**

@@ -1,48 +1,52 @@
 /**
- * `mustgather download` end to end, as a person runs it: a real report on the real API server (the test plays the
- * kubelet and the router), a real archive served over HTTPS by the real file server, and the CLI in a child process
- * with a kubeconfig holding a service account's bearer token.
+ * `mustgather download` end to end, as a person runs it: the CLI in a child process with a kubeconfig (a service
+ * account's token, or a client certificate), a real report on the real API server, and the real file server over
+ * TLS checking every caller against that API server (TokenReview / client CA, then SubjectAccessReview). The test
+ * plays the operator's last step: it publishes the URL (reachable on 127.0.0.1), the serving CA (`status.caBundle`)
+ * and the archive's sha256 in the report's status, as the operator does on a plain Kubernetes cluster.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { issueServingCert, loadCA, PKI_FILES } from '../../controlplane/pki.js';
-import { reportObjectNames } from '../../constructs/report-identity.js';
+import { mintUserFromDir } from '../../controlplane/index.js';
+import { createCA, issueServingCert, PKI_FILES } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
-import { createFileServer, type FileServer } from '../../datapath/serve.js';
+import { DelegatedAuth } from '../../datapath/delegated-auth.js';
+import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
-import { Reconciler, reportKey } from '../../reconciler/reconcile.js';
-import { podStatus } from '../kubelet-states.js';
-import { adminClient, admitRoute, createReport, eventually, getReport, setPodStatus, testNamespace } from './helpers.js';
+import { fileServerIdentity, serviceAccountToken } from './file-server.js';
+import { adminClient, createReport, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
+let serverClient: KubeClient;
 let work: string;
 let files: FileServer;
-let https: Server;
-let token: string;
+let port: number;
+let servingCa: string;
+let adminToken: string;
+let readerToken: string;
+let archive: { sha256: string; sizeBytes: number };
 let namespace: string;
+const downloads: Record<string, unknown>[] = [];
 
-/** The test control plane's CA: it signs the API server's certificate and, here, the route's. */
-const caFile = () => join(inject('controlPlaneDir'), 'pki', PKI_FILES.caCert);
-
-/** A kubeconfig for the test API server that authenticates with `bearer` (what `oc login` leaves behind). */
-function tokenKubeconfig(bearer: string): string {
+/** A kubeconfig for the test API server with `user`'s credentials (what `oc login` or a cluster installer leaves). */
+function kubeconfigWith(user: Record<string, string>): string {
   const adminConfig = readFileSync(inject('kubeconfig'), 'utf8');
   const server = /server: (\S+)/.exec(adminConfig)![1]!;
   const path = join(work, `kubeconfig-${Math.random().toString(36).slice(2)}`);
   writeFileSync(path, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server, 'certificate-authority': caFile() } }],
-    users: [{ name: 'u', user: { token: bearer } }],
+    clusters: [{ name: 'c', cluster: { server, 'certificate-authority': join(inject('controlPlaneDir'), 'pki', PKI_FILES.caCert) } }],
+    users: [{ name: 'u', user }],
     contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace } }],
   }));
   return path;
 }
+const tokenKubeconfig = (token: string) => kubeconfigWith({ token });
 
 /** Runs the CLI without blocking this process, which serves the archive. */
 function download(kubeconfig: string, ...args: string[]): Promise<{ status: number | null; stderr: string }> {
@@ -54,99 +58,128 @@ function download(kubeconfig: string, ...args: string[]): Promise<{ status: numb
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stderr })));
 }
 
+/** A report as the operator leaves it once Ready on plain Kubernetes: URL, serving CA and the archive's facts. */
+async function readyReport(name: string, sha256 = archive.sha256): Promise<void> {
+  await createReport(admin, namespace, name, { images: [IMAGE] });
+  await admin.patch({ kind: 'MustGatherReport', namespace, name }, {
+    status: {
+      report_url: `https://127.0.0.1:${port}/must-gather.tar.gz`,
+      caBundle: servingCa,
+      archive: { sha256, sizeBytes: archive.sizeBytes },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'ArchiveReady', message: 'the archive is served', lastTransitionTime: new Date().toISOString() }],
+    },
+  }, { subresource: 'status' });
+}
+
+const archiveBytes = () => readFileSync(join(work, 'volume/must-gather.tar.gz'));
+
 beforeAll(async () => {
   admin = adminClient();
   namespace = await testNamespace(admin, 'dl');
   work = mkdtempSync(join(tmpdir(), 'download-e2e-'));
-  // A cluster-admin service account and its token, as a person logged in with `oc login` would have.
-  await admin.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'admin-user', namespace } });
+  adminToken = await serviceAccountToken(admin, namespace, 'admin-user', { clusterRole: 'cluster-admin', clusterWide: true });
+  // Reads reports, and nothing else: the file server refuses it.
   await admin.create({
-    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${namespace}-admin-user` },
-    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-    subjects: [{ kind: 'ServiceAccount', name: 'admin-user', namespace }],
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${namespace}-report-reader` },
+    rules: [{ apiGroups: ['mustgather.openshift.io'], resources: ['mustgatherreports'], verbs: ['get', 'list', 'watch'] }],
   } as unknown as KubeObject);
-  const request = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/admin-user/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-  });
-  token = request.status.token;
+  readerToken = await serviceAccountToken(admin, namespace, 'reader', { clusterRole: `${namespace}-report-reader`, clusterWide: true });
 
   mkdirSync(join(work, 'volume/gathers/01-quay.io-a-must-gather-v1/namespaces'), { recursive: true });
-  writeFileSync(join(work, 'volume/gathers/01-quay.io-a-must-gather-v1/namespaces/pods.yaml'), 'kind: PodList\nitems: []\n'.repeat(5000));
-  files = createFileServer({ dir: join(work, 'volume'), report: `${namespace}/r` });
-  const ca = await loadCA(join(inject('controlPlaneDir'), 'pki'));
-  const cert = await issueServingCert(ca);
-  // The router's part: TLS in front of the file server, and only requests with a bearer token get through.
-  https = createServer({ cert: cert.cert, key: cert.key }, (req, res) => {
-    if (req.headers.authorization !== `Bearer ${token}`) {
-      res.writeHead(403).end('forbidden');
-      return;
-    }
-    files.server.emit('request', req, res);
+  writeFileSync(join(work, 'volume/gathers/01-quay.io-a-must-gather-v1/namespaces/pods.yaml'), 'kind: PodList\nitems: []\n'.repeat(50_000));
+  archive = await createArchive({ source: join(work, 'volume/gathers'), output: join(work, 'volume/must-gather.tar.gz'), onWarning: () => undefined });
+
+  // The operator's own CA issues the file server's certificate (plain Kubernetes profile).
+  const operatorCa = await createCA('mustgather-operator-serving-ca');
+  const serving = await issueServingCert(operatorCa);
+  servingCa = operatorCa.cert;
+  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(inject('controlPlaneDir'), 'pki', PKI_FILES.caCert) };
+  writeFileSync(tls.certFile, serving.cert);
+  writeFileSync(tls.keyFile, serving.key);
+  ({ client: serverClient } = await fileServerIdentity(admin, namespace));
+  files = createFileServer({
+    dir: join(work, 'volume'), tls, report: `${namespace}/r`,
+    authorize: new DelegatedAuth({ client: serverClient }).check,
+    onDownload: downloadRecorder({ client: serverClient, report: { namespace, name: 'r' }, log: (line) => downloads.push(JSON.parse(line)) }),
   });
-  await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
+  files.server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => files.server.once('listening', resolve));
+  port = (files.server.address() as { port: number }).port;
+  await readyReport('r');
 });
 
 afterAll(async () => {
-  https?.close();
   await files?.shutdown(1000);
+  serverClient?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
-async function readyReport(name: string, sha256: string, sizeBytes: number) {
-  const report = await createReport(admin, namespace, name, { images: [IMAGE] });
-  const names = reportObjectNames(report.metadata);
-  const reconciler = new Reconciler({ client: admin, pollAfterMs: 200 });
-  const key = reportKey(report);
-  await eventually(async () => {
-    await reconciler.reconcile(key);
-    return admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' });
-  }, 'the pod');
-  await setPodStatus(admin, names.namespace, podStatus([IMAGE], { ended: ['Succeeded'], archive: 'done', serving: true, archiveResult: { sha256, sizeBytes } }));
-  await admitRoute(admin, names.namespace, `127.0.0.1:${(https.address() as AddressInfo).port}`);
-  await eventually(async () => {
-    await reconciler.reconcile(key);
-    return (await getReport(admin, namespace, name))?.status?.report_url;
-  }, 'Ready');
-}
-
 describe('mustgather download', () => {
-  it('waits for Ready, downloads with the context\'s bearer token and verifies the sha256', async () => {
-    const summary = await createArchive({ source: join(work, 'volume/gathers'), output: join(work, 'volume/must-gather.tar.gz'), onWarning: () => undefined });
-    await readyReport('r', summary.sha256, summary.sizeBytes);
+  it('downloads with the context\'s bearer token, trusting the CA in status.caBundle, and verifies the sha256', async () => {
+    downloads.length = 0;
     const output = join(work, 'out.tar.gz');
-    const result = await download(tokenKubeconfig(token), 'r', '-o', output, '--certificate-authority', caFile());
+    const result = await download(tokenKubeconfig(adminToken), 'r', '-o', output);
     expect(result.stderr).toContain('Ready');
+    expect(result.stderr).toContain(`downloading from 127.0.0.1:${port}`);
     expect(result.status, result.stderr).toBe(0);
-    expect(readFileSync(output)).toEqual(readFileSync(join(work, 'volume/must-gather.tar.gz')));
+    expect(readFileSync(output).equals(archiveBytes())).toBe(true);
+    expect(downloads).toMatchObject([{ user: `system:serviceaccount:${namespace}:admin-user`, status: 200, bytesSent: archive.sizeBytes }]);
   });
 
-  it('fails with a clear message when the archive does not match the report\'s sha256', async () => {
-    const summary = await createArchive({ source: join(work, 'volume/gathers'), output: join(work, 'volume/must-gather.tar.gz'), onWarning: () => undefined });
-    await readyReport('tampered', 'ff'.repeat(32), summary.sizeBytes);
-    const result = await download(tokenKubeconfig(token), 'tampered', '-o', join(work, 'bad.tar.gz'), '--certificate-authority', caFile());
+  it('downloads with the context\'s client certificate', async () => {
+    const user = await mintUserFromDir(inject('controlPlaneDir'), `cert-admin-${namespace}`, ['system:masters']);
+    const output = join(work, 'by-cert.tar.gz');
+    const result = await download(user.kubeconfigPath, 'r', '-n', namespace, '-o', output);
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(output).equals(archiveBytes())).toBe(true);
+  });
+
+  it('resumes a partial download: the server sends only the rest', async () => {
+    const output = join(work, 'resumed.tar.gz');
+    const etag = await new Promise<string>((resolve, reject) => {
+      request(`https://127.0.0.1:${port}/must-gather.tar.gz`, { method: 'HEAD', ca: servingCa, headers: { Authorization: `Bearer ${adminToken}` } }, (res) => resolve(res.headers.etag!))
+        .on('error', reject).end();
+    });
+    const half = Math.floor(archive.sizeBytes / 2);
+    writeFileSync(`${output}.part`, archiveBytes().subarray(0, half));
+    writeFileSync(`${output}.part.json`, JSON.stringify({ url: `https://127.0.0.1:${port}/must-gather.tar.gz`, etag }));
+    downloads.length = 0;
+    const result = await download(tokenKubeconfig(adminToken), 'r', '-o', output);
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(output).equals(archiveBytes())).toBe(true);
+    expect(downloads).toMatchObject([{ status: 206, range: `bytes ${half}-${archive.sizeBytes - 1}/${archive.sizeBytes}`, bytesSent: archive.sizeBytes - half }]);
+  });
+
+  it('fails with a clear message when the archive does not match the report\'s sha256, and keeps nothing', async () => {
+    await readyReport('tampered', 'ff'.repeat(32));
+    const output = join(work, 'bad.tar.gz');
+    const result = await download(tokenKubeconfig(adminToken), 'tampered', '-o', output);
     expect(result.status).not.toBe(0);
-    expect(result.stderr).toMatch(/sha256/i);
+    expect(result.stderr).toMatch(/sha256 mismatch/);
+    expect(readdirSync(work).filter((f) => f.startsWith('bad.tar.gz'))).toEqual([]);
   });
 
   it('explains credentials the API server refuses, in one line', async () => {
-    const result = await download(tokenKubeconfig('not-a-token'), 'r', '-o', join(work, 'x.tar.gz'), '--timeout', '5s', '--certificate-authority', caFile());
+    const result = await download(tokenKubeconfig('not-a-token'), 'r', '-o', join(work, 'x.tar.gz'), '--timeout', '5s');
     expect(result.status).toBe(1);
     expect(result.stderr.trim().split('\n').at(-1)).toContain('rejected the credentials of context "c" (HTTP 401): the token is wrong or expired; log in again');
   });
 
-  it('explains a 403 from the report URL in words', async () => {
-    // Another cluster admin's token: the API server accepts it, the report's front door (which admits one token) does not.
-    await admin.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'other', namespace } });
-    await admin.create({
-      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${namespace}-other` },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
-      subjects: [{ kind: 'ServiceAccount', name: 'other', namespace }],
-    } as unknown as KubeObject);
-    const other = await admin.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${namespace}/serviceaccounts/other/token`, {
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
-    });
-    const result = await download(tokenKubeconfig(other.status.token), 'r', '-o', join(work, 'x.tar.gz'), '--certificate-authority', caFile());
+  it('a user who may read the report but not download gets the server\'s 403 in one line, and no file', async () => {
+    const output = join(work, 'refused.tar.gz');
+    const result = await download(tokenKubeconfig(readerToken), 'r', '-o', output);
     expect(result.status).toBe(1);
-    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/403.*cluster admin/i);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe(
+      `mustgather download: HTTP 403 from https://127.0.0.1:${port}/must-gather.tar.gz: user "system:serviceaccount:${namespace}:reader" may not * * (group *) cluster-wide; ` +
+        'downloading a report takes a cluster admin unless the operator says otherwise',
+    );
+    expect(readdirSync(work).filter((f) => f.startsWith('refused.tar.gz'))).toEqual([]);
+  });
+
+  it('presents --token to the report\'s server instead of the context\'s credentials', async () => {
+    const output = join(work, 'by-flag.tar.gz');
+    const result = await download(tokenKubeconfig(readerToken), 'r', '-o', output, '--token', adminToken);
+    expect(result.status, result.stderr).toBe(0);
+    expect(existsSync(output)).toBe(true);
   });
 });

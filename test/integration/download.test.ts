@@ -15,10 +15,11 @@ import { mintUserFromDir } from '../../controlplane/index.js';
 import { createCA, issueServingCert, PKI_FILES } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
+import { downloadReport, type PublishedReport } from '../../datapath/download.js';
 import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
 import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, createReport, testNamespace } from './helpers.js';
+import { adminClient, createReport, getReport, kubeConfigFrom, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
@@ -59,11 +60,11 @@ function download(kubeconfig: string, ...args: string[]): Promise<{ status: numb
 }
 
 /** A report as the operator leaves it once Ready on plain Kubernetes: URL, serving CA and the archive's facts. */
-async function readyReport(name: string, sha256 = archive.sha256): Promise<void> {
+async function readyReport(name: string, sha256 = archive.sha256, url = `https://127.0.0.1:${port}/must-gather.tar.gz`): Promise<void> {
   await createReport(admin, namespace, name, { images: [IMAGE] });
   await admin.patch({ kind: 'MustGatherReport', namespace, name }, {
     status: {
-      report_url: `https://127.0.0.1:${port}/must-gather.tar.gz`,
+      report_url: url,
       caBundle: servingCa,
       archive: { sha256, sizeBytes: archive.sizeBytes },
       conditions: [{ type: 'Ready', status: 'True', reason: 'ArchiveReady', message: 'the archive is served', lastTransitionTime: new Date().toISOString() }],
@@ -181,5 +182,20 @@ describe('mustgather download', () => {
     const result = await download(tokenKubeconfig(readerToken), 'r', '-o', output, '--token', adminToken);
     expect(result.status, result.stderr).toBe(0);
     expect(existsSync(output)).toBe(true);
+  });
+
+  it('port-forwards through the API server to an in-cluster URL, and says why it could not reach the pod', async () => {
+    // No node here to run the pod: the API server refuses the port-forward, and the message says so (the lead's
+    // end-to-end suite downloads through a real one).
+    await readyReport('in-cluster', archive.sha256, `https://must-gather.${namespace}.svc/must-gather.tar.gz`);
+    const report = (await getReport(admin, namespace, 'in-cluster')) as PublishedReport;
+    const routes: string[] = [];
+    const output = join(work, 'in-cluster.tar.gz');
+    const err = await downloadReport(report, {
+      output, credentials: { authorization: `Bearer ${adminToken}` }, kubeConfig: kubeConfigFrom(inject('kubeconfig')), retries: 0, onRoute: (line) => routes.push(line),
+    }).catch((e: Error) => e);
+    expect(routes).toEqual([expect.stringMatching(/is an in-cluster name: downloading through a port-forward to pod must-gather-.* port 8443$/)]);
+    expect((err as Error).message).toMatch(/\(port-forward to pod must-gather-\S+\/must-gather port 8443: .+\)$/);
+    expect(readdirSync(work).filter((f) => f.startsWith('in-cluster.tar.gz'))).toEqual([]);
   });
 });

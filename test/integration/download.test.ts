@@ -195,7 +195,7 @@ describe('mustgather download', () => {
       output, credentials: { authorization: `Bearer ${adminToken}` }, kubeConfig: kubeConfigFrom(inject('kubeconfig')), retries: 0, onRoute: (line) => routes.push(line),
     }).catch((e: Error) => e);
     expect(routes).toEqual([expect.stringMatching(/is an in-cluster name: downloading through a port-forward to pod must-gather-.* port 8443$/)]);
-    expect((err as Error).message).toMatch(/\(port-forward to pod must-gather-\S+\/must-gather port 8443: .+\)$/);
+    expect((err as Error).message).toMatch(/\(port-forward to pod must-gather-\S+\/must-gather port 8443: Unexpected server response: 404\)$/);
     expect(readdirSync(work).filter((f) => f.startsWith('in-cluster.tar.gz'))).toEqual([]);
   });
 });

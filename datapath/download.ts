@@ -16,7 +16,7 @@ import { connect, createServer, isIP, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { checkServerIdentity, rootCertificates } from 'node:tls';
+import { checkServerIdentity, connect as tlsConnect, rootCertificates } from 'node:tls';
 import { type KubeConfig, PortForward } from '@kubernetes/client-node';
 import { PORTS } from '../constructs/ports.js';
 import { type Condition, type MustGatherReport, TERMINAL_REASONS } from '../constructs/report-api.js';
@@ -248,13 +248,15 @@ export async function downloadReport(report: PublishedReport, options: DownloadR
   const open = options.forward ?? (options.kubeConfig ? kubePortForward(options.kubeConfig) : undefined);
   if (!open) throw new DownloadError(`${url.host} cannot be reached from here (${why}) and there is no kubeconfig to port-forward with`);
   const forward = await open(target);
-  options.onRoute?.(`${why}: downloading through a port-forward to pod ${target.namespace}/${target.pod} port ${target.port}`);
+  const via = `port-forward to pod ${target.namespace}/${target.pod} port ${target.port}`;
+  options.onRoute?.(`${why}: downloading through a ${via}`);
   try {
-    return await downloadArchive({ ...archive, connectTo: { host: '127.0.0.1', port: forward.port } });
-  } catch (err) {
-    if (!forward.lastError) throw err;
-    const via = `port-forward to pod ${target.namespace}/${target.pod} port ${target.port}: ${forward.lastError.message}`;
-    throw new DownloadError(`${(err as Error).message} (${via})`, { cause: err });
+    // One connection first: an API server that refuses the forward (no such pod, no permission) keeps refusing.
+    const refused = await canConnect('127.0.0.1', forward.port, options.probeTimeoutMs ?? DOWNLOAD_REPORT_DEFAULTS.probeTimeoutMs, true);
+    if (refused !== undefined && forward.lastError) throw new DownloadError(`${via}: ${forward.lastError.message}`, { cause: forward.lastError });
+    return await downloadArchive({ ...archive, connectTo: { host: '127.0.0.1', port: forward.port } }).catch((err: Error) => {
+      throw forward.lastError ? new DownloadError(`${err.message} (${via}: ${forward.lastError.message})`, { cause: err }) : err;
+    });
   } finally {
     await forward.close();
   }
@@ -265,11 +267,14 @@ export function isInClusterHost(hostname: string): boolean {
   return /\.svc(\.cluster\.local)?\.?$/i.test(hostname);
 }
 
-/** Undefined when a TCP connection to host:port opens within `timeoutMs`, else why not. */
-export function canConnect(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+/**
+ * Undefined when a TCP connection to host:port opens within `timeoutMs`, else why not. With `tls`, the server must
+ * also start a TLS handshake (its certificate is not checked here).
+ */
+export function canConnect(host: string, port: number, timeoutMs: number, tls = false): Promise<string | undefined> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port, timeout: timeoutMs });
-    socket.once('connect', () => {
+    const socket = tls ? tlsConnect({ host, port, timeout: timeoutMs, rejectUnauthorized: false }) : connect({ host, port, timeout: timeoutMs });
+    socket.once(tls ? 'secureConnect' : 'connect', () => {
       socket.destroy();
       resolve(undefined);
     });

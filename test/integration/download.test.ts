@@ -15,11 +15,10 @@ import { mintUserFromDir } from '../../controlplane/index.js';
 import { createCA, issueServingCert, PKI_FILES } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
-import { downloadReport, type PublishedReport } from '../../datapath/download.js';
 import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
 import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, createReport, getReport, kubeConfigFrom, testNamespace } from './helpers.js';
+import { adminClient, createReport, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
@@ -188,14 +187,11 @@ describe('mustgather download', () => {
     // No node here to run the pod: the API server refuses the port-forward, and the message says so (the lead's
     // end-to-end suite downloads through a real one).
     await readyReport('in-cluster', archive.sha256, `https://must-gather.${namespace}.svc/must-gather.tar.gz`);
-    const report = (await getReport(admin, namespace, 'in-cluster')) as PublishedReport;
-    const routes: string[] = [];
     const output = join(work, 'in-cluster.tar.gz');
-    const err = await downloadReport(report, {
-      output, credentials: { authorization: `Bearer ${adminToken}` }, kubeConfig: kubeConfigFrom(inject('kubeconfig')), retries: 0, onRoute: (line) => routes.push(line),
-    }).catch((e: Error) => e);
-    expect(routes).toEqual([expect.stringMatching(/is an in-cluster name: downloading through a port-forward to pod must-gather-.* port 8443$/)]);
-    expect((err as Error).message).toMatch(/\(port-forward to pod must-gather-\S+\/must-gather port 8443: Unexpected server response: 404\)$/);
+    const result = await download(tokenKubeconfig(adminToken), 'in-cluster', '-o', output);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toMatch(/is an in-cluster name: downloading through a port-forward to pod must-gather-\S+\/must-gather port 8443\n/);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^mustgather download: port-forward to pod must-gather-\S+\/must-gather port 8443: Unexpected server response: 404$/);
     expect(readdirSync(work).filter((f) => f.startsWith('in-cluster.tar.gz'))).toEqual([]);
   });
 });

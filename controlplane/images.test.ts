@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { create as createTar, extract as extractTar, list as listTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATHER_SCRIPT, parseGatherResult } from '../datapath/gather-script.js';
-import { cacheRoot } from './binaries.js';
+import { cacheRoot, repoRoot } from './binaries.js';
 import {
   GATHER_TOOLS,
   PAUSE_IMAGE,
@@ -273,6 +273,72 @@ async function blobFile(archive: string, digest: string, dir: string): Promise<s
   await extractTar({ file: archive, cwd: dir }, [p]);
   return path.join(dir, p);
 }
+
+describe('the demo gather script', () => {
+  it('collects cluster-scoped resources, namespaces and logs since MUST_GATHER_SINCE(_TIME) with kubectl', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'images-test-'));
+    try {
+      // A kubectl stand-in that records its arguments and answers like a cluster with one pod in "default".
+      const stub = path.join(dir, 'kubectl');
+      await fs.writeFile(
+        stub,
+        [
+          '#!/bin/bash',
+          'echo "$*" >> "$CALLS"',
+          'case "$*" in',
+          '  "get namespaces "*jsonpath*) printf "default\\nkube-system\\n" ;;',
+          '  "get pods -n default "*jsonpath*) printf "web-1 init main \\n" ;;',
+          '  "get pods -n "*jsonpath*) ;;',
+          '  logs*--previous*) exit 1 ;;',
+          '  logs*) echo "a log line" ;;',
+          '  *) echo "kind: List" ;;',
+          'esac',
+        ].join('\n') + '\n',
+      );
+      await fs.chmod(stub, 0o755);
+      await fs.writeFile(path.join(dir, 'version'), 'localhost/mustgather/demo-must-gather\nv1\n');
+      const out = path.join(dir, 'out');
+      const env = {
+        PATH: process.env.PATH,
+        KUBECTL: stub,
+        CALLS: path.join(dir, 'calls'),
+        MUST_GATHER_OUTPUT: out,
+        MUST_GATHER_VERSION_FILE: path.join(dir, 'version'),
+        MUST_GATHER_SINCE: '2h',
+        MUST_GATHER_SINCE_TIME: '2024-01-01T00:00:00Z',
+      };
+      await run('bash', [path.join(repoRoot(), 'hack/images/demo-gather/gather')], { env });
+      expect(await fs.readFile(path.join(out, 'version'), 'utf8')).toBe('localhost/mustgather/demo-must-gather\nv1\n');
+      for (const f of [
+        'cluster-scoped-resources/core/nodes.yaml',
+        'cluster-scoped-resources/core/namespaces.yaml',
+        'cluster-scoped-resources/rbac.authorization.k8s.io/clusterroles.yaml',
+        'cluster-scoped-resources/apiextensions.k8s.io/customresourcedefinitions.yaml',
+        'namespaces/default/default.yaml',
+        'namespaces/default/core/pods.yaml',
+        'namespaces/default/core/events.yaml',
+        'namespaces/default/apps/deployments.yaml',
+        'namespaces/kube-system/core/pods.yaml',
+      ]) {
+        expect(existsSync(path.join(out, f)), f).toBe(true);
+      }
+      expect(await fs.readFile(path.join(out, 'namespaces/default/pods/web-1/main/main/logs/current.log'), 'utf8')).toBe('a log line\n');
+      expect(existsSync(path.join(out, 'namespaces/default/pods/web-1/init/init/logs/current.log'))).toBe(true);
+      expect(existsSync(path.join(out, 'namespaces/default/pods/web-1/main/main/logs/previous.log'))).toBe(false);
+      const calls = await fs.readFile(path.join(dir, 'calls'), 'utf8');
+      expect(calls).toMatch(/^logs -n default web-1 -c main --since-time=2024-01-01T00:00:00Z$/m);
+      expect(calls).toMatch(/^get customresourcedefinitions\.apiextensions\.k8s\.io -o yaml/m);
+      expect(calls).not.toMatch(/secrets/);
+
+      const { MUST_GATHER_SINCE_TIME: _, ...sinceOnly } = env;
+      await fs.rm(path.join(dir, 'calls'));
+      await run('bash', [path.join(repoRoot(), 'hack/images/demo-gather/gather')], { env: sinceOnly });
+      expect(await fs.readFile(path.join(dir, 'calls'), 'utf8')).toMatch(/^logs -n default web-1 -c main --since=2h$/m);
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 /** The node build's containerd directory (hack/node/build.sh: containerd, shim, ctr), newest first, if built. */
 function containerdBinDir(): string | undefined {

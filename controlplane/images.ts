@@ -380,7 +380,7 @@ export async function buildImageArchive(rootfsDir: string, config: ImageConfig, 
       { digest: layer.digest, entry: { ...file(blobPath(layer.digest), Buffer.alloc(0)), size: layer.size, content: { file: tmpLayer } } },
       { digest: sha256(configBlob), entry: file(blobPath(sha256(configBlob)), configBlob) },
       { digest: manifestDigest, entry: file(blobPath(manifestDigest), manifest) },
-    ].sort((a, b) => a.digest.localeCompare(b.digest));
+    ].sort((a, b) => (a.digest < b.digest ? -1 : 1)); // byte order, whatever the locale
     const entries: TarEntry[] = [
       file('oci-layout', json({ imageLayoutVersion: '1.0.0' })),
       file('index.json', index),
@@ -551,8 +551,21 @@ async function hostCommand(name: string): Promise<string> {
   throw new Error(`command ${name} is not installed on this machine`);
 }
 
-/** Host commands, each at its own path in the image (/bin/x under /usr/bin), with every shared library they need. */
-export async function hostBinaries(commands: string[]): Promise<RootfsItem[]> {
+const hostBinariesSeen = new Map<string, Promise<RootfsItem[]>>();
+
+/**
+ * Host commands, each at its own path in the image (/bin/x under /usr/bin), with every shared library they need.
+ * Remembered per process: the gather images ask for the same tools, and ldd costs a process per binary.
+ */
+export function hostBinaries(commands: string[]): Promise<RootfsItem[]> {
+  const key = commands.join('\0');
+  const known = hostBinariesSeen.get(key) ?? resolveHostBinaries(commands);
+  hostBinariesSeen.set(key, known);
+  known.catch(() => hostBinariesSeen.delete(key));
+  return known;
+}
+
+async function resolveHostBinaries(commands: string[]): Promise<RootfsItem[]> {
   const binaries = await Promise.all(commands.map(hostCommand));
   const libraries = new Set((await Promise.all(binaries.map(sharedLibraries))).flat());
   const items = new Map<string, RootfsItem>();
@@ -576,7 +589,19 @@ export function baseItems(): RootfsItem[] {
   ];
 }
 
+const digestsSeen = new Map<string, Promise<string>>();
+
+/** The sha256 of a file's content, remembered while its inode, size and mtime stay the same. */
 async function fileDigest(file: string): Promise<string> {
+  const st = await fs.stat(file);
+  const key = `${file}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+  const known = digestsSeen.get(key) ?? hashFile(file);
+  digestsSeen.set(key, known);
+  known.catch(() => digestsSeen.delete(key));
+  return known;
+}
+
+async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
   return hash.digest('hex');

@@ -317,7 +317,7 @@ export function kubePortForward(kc: KubeConfig): (target: ForwardTarget) => Prom
         });
         socket.on('close', () => websocket?.close());
       }, (err: Error) => {
-        lastError = err;
+        lastError = forwardRefusal(err);
         socket.destroy();
       });
     });
@@ -334,6 +334,20 @@ export function kubePortForward(kc: KubeConfig): (target: ForwardTarget) => Prom
       }),
     };
   };
+}
+
+/** What the API server's refusal of a port-forward (the websocket upgrade's status) means for the person. */
+const FORWARD_REFUSALS: Record<string, string> = {
+  400: 'the API server cannot forward to it; is the pod running?',
+  401: 'the API server did not accept the credentials',
+  403: 'the user may not port-forward to it (create pods/portforward in its namespace)',
+  404: 'no such pod; was the report deleted, or is its pod not created yet?',
+};
+
+function forwardRefusal(err: Error): Error {
+  const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+  const meaning = status && FORWARD_REFUSALS[status];
+  return meaning ? new Error(`${meaning} (HTTP ${status})`, { cause: err }) : err;
 }
 
 /** Bytes of a part file that may be resumed: 0 (and no stale part) unless it came from the same URL. */

@@ -109,8 +109,9 @@ export function createFileServer(options: FileServerOptions): FileServer {
 
   const server = createServer({
     ...readTls(settings.tls),
-    // Client certificates are asked for but checked per request: a caller with a bearer token has none.
-    requestCert: settings.tls.clientCaFile !== undefined,
+    // Client certificates are asked for but checked per request: a caller with a bearer token has none. Without a
+    // client CA none is asked for: Node would check them against the public roots.
+    requestCert: Boolean(settings.tls.clientCaFile),
     rejectUnauthorized: false,
     keepAliveTimeout: 5_000,
   }, (req, res) => {

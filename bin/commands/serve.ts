@@ -21,7 +21,7 @@ archive download is logged as a JSON line and recorded as an Event on the report
   --port N                      listen port (default ${PORTS.fileServer}; 0 picks a free one)
   --tls-cert-file FILE          serving certificate, PEM (default ${PATHS.serverTls}/tls.crt); re-read when it changes
   --tls-private-key-file FILE   its key, PEM (default ${PATHS.serverTls}/tls.key)
-  --client-ca-file FILE         CA bundle client certificates must chain to (default ${PATHS.clientCa}/ca.crt)
+  --client-ca-file FILE         CA bundle client certificates must chain to (default ${PATHS.clientCa}/ca.crt; "": bearer tokens only)
   --download-access ACCESS      what a caller must be allowed to do (default ${formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS)}: cluster admins)
   --kubeconfig FILE             reach the API server with this kubeconfig (default: in-cluster service account)
   --shutdown-timeout D          on SIGTERM/SIGINT, how long running downloads may finish (default 25s)`;
@@ -65,7 +65,7 @@ export async function run(args: string[]): Promise<number> {
   const { server, shutdown } = createFileServer({
     dir,
     report,
-    tls: { certFile: parsed.values['tls-cert-file'], keyFile: parsed.values['tls-private-key-file'], clientCaFile: parsed.values['client-ca-file'] },
+    tls: { certFile: parsed.values['tls-cert-file'], keyFile: parsed.values['tls-private-key-file'], clientCaFile: parsed.values['client-ca-file'] || undefined },
     authorize: auth.check,
     onDownload: downloadRecorder({ client, report: { namespace: reportParts[1]!, name: reportParts[2]!, uid: reportUid } }),
   });

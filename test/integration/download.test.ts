@@ -191,7 +191,7 @@ describe('mustgather download', () => {
     const result = await download(tokenKubeconfig(adminToken), 'in-cluster', '-o', output);
     expect(result.status).toBe(1);
     expect(result.stderr).toMatch(/is an in-cluster name: downloading through a port-forward to pod must-gather-\S+\/must-gather port 8443\n/);
-    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^mustgather download: port-forward to pod must-gather-\S+\/must-gather port 8443: Unexpected server response: 404$/);
+    expect(result.stderr.trim().split('\n').at(-1)).toMatch(/^mustgather download: port-forward to pod must-gather-\S+\/must-gather port 8443: no such pod; was the report deleted, or is its pod not created yet\? \(HTTP 404\)$/);
     expect(readdirSync(work).filter((f) => f.startsWith('in-cluster.tar.gz'))).toEqual([]);
   });
 });

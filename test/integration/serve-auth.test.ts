@@ -203,6 +203,7 @@ describe('file server: delegated authentication and authorization', () => {
       ['a deleted service account\'s token', { token: deleted }],
       ['an expired token signed with the cluster\'s key', { token: expiredServiceAccountToken(server, 'expired') }],
       ['a certificate from another CA', { cert: strangerCert }],
+      ['an expired certificate of the cluster\'s CA', { cert: await issueClientCert(await loadCA(pki()), 'system:admin', ['system:masters'], -1) }],
       ['a token that is not printable ASCII', { headers: { Authorization: 'Bearer abc\u00e9def' } }],
       ['a 9 KiB token', { token: 'a'.repeat(9 * 1024) }],
       ['a Basic login', { headers: { Authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } }],

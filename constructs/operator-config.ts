@@ -6,9 +6,14 @@ export interface OperatorImages {
   readonly oauthProxy: string;
 }
 
-/** Defaults for {@link OperatorImages}; the release payload substitutes them through `image-references`. */
+/**
+ * Defaults for {@link OperatorImages}; the release payload substitutes them through `image-references`. The
+ * operator's tag is this release's version, never `latest`: with `IfNotPresent` a node uses the image it has (the
+ * local cluster loads its own build under exactly this name), and a report pod never runs another build than the
+ * operator that created it.
+ */
 export const DEFAULT_IMAGES: OperatorImages = {
-  operator: 'quay.io/openshift/origin-must-gather-report-operator:latest',
+  operator: 'quay.io/openshift/origin-must-gather-report-operator:v0.1.0',
   oauthProxy: 'quay.io/openshift/origin-oauth-proxy:4.20',
 };
 

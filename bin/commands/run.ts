@@ -17,7 +17,6 @@ const HELP = `Usage: mustgather run [options]
 
 Runs the operator. Out of a cluster it uses the current kube context (or --kubeconfig); in a pod, its service account.
   --kubeconfig FILE          kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)
-  --local                    start the embedded control plane (kube-apiserver + etcd built from source) and use it
   --namespaces A,B           reconcile reports in these namespaces only ($WATCH_NAMESPACES; default: all)
   --concurrency N            reports reconciled at once ($CONCURRENCY; default 4)
   --listen HOST:PORT         /healthz, /readyz and /metrics (default :${OPERATOR_HTTP_PORT})
@@ -49,7 +48,6 @@ function parseListen(listen: string): { host: string; port: number } {
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
     kubeconfig: { type: 'string' },
-    local: { type: 'boolean' },
     namespaces: { type: 'string', default: process.env.WATCH_NAMESPACES ?? '' },
     concurrency: { type: 'string', default: process.env.CONCURRENCY ?? '4' },
     listen: { type: 'string', default: `:${OPERATOR_HTTP_PORT}` },
@@ -81,16 +79,7 @@ export async function run(args: string[]): Promise<number> {
   const log = jsonLogger({ verbose: values.verbose ?? false });
   const images = imagesFromFlags(values);
 
-  let kubeconfigPath = values.kubeconfig;
-  let stopControlPlane: (() => Promise<void>) | undefined;
-  if (values.local) {
-    const { startControlPlane } = await import('../../controlplane/index.js');
-    log.info('starting the embedded control plane (the first run builds it from source)');
-    const controlPlane = await startControlPlane();
-    kubeconfigPath = controlPlane.kubeconfigPath;
-    stopControlPlane = () => controlPlane.stop();
-    console.log(`Control plane ready (no kubelet: report pods stay Pending). In another shell:\n  export KUBECONFIG=${kubeconfigPath}\n  kubectl apply -f examples/report.yaml && kubectl get mgr -w`);
-  }
+  const kubeconfigPath = values.kubeconfig;
   const kubeConfig = new KubeConfig();
   if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
   else kubeConfig.loadFromDefault();
@@ -139,7 +128,6 @@ export async function run(args: string[]): Promise<number> {
         if (elector) await elector.release();
         else await controller.stop();
         await health.close();
-        await stopControlPlane?.();
         client.close();
         resolve(0);
       } catch (error) {

@@ -4,7 +4,7 @@
  * real node (controlplane/node.ts) with the project's images loaded.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cacheRoot, ensureBinaries } from '../binaries.js';
 import { DEFAULT_SERVICE_CIDR, startControlPlane, stopControlPlaneInDir } from '../controlplane.js';
@@ -57,9 +57,13 @@ interface Running {
   ownerPid: number;
 }
 
+/** Written by `serve` once a node's images are loaded: `up` returns only then. */
+const IMAGES_LOADED = 'images-loaded';
+
 function running(): Running | undefined {
   const state = readState(runDir());
   if (!state || state.ready !== true || !isAlive(state.ownerPid)) return undefined;
+  if (state.node && !existsSync(path.join(runDir(), IMAGES_LOADED))) return undefined;
   return { kubeconfigPath: String(state.kubeconfigPath), server: String(state.server), ownerPid: state.ownerPid };
 }
 
@@ -171,7 +175,10 @@ async function serve(args: string[]): Promise<number> {
     handleSignals: false,
     log,
   });
-  if (cp.node) await loadProjectImages(cp.node, log);
+  if (cp.node) {
+    await loadProjectImages(cp.node, log);
+    writeFileSync(path.join(runDir(), IMAGES_LOADED), '');
+  }
   log(`ready: KUBECONFIG=${cp.kubeconfigPath}`);
   // The children are unref'ed: without a handle of its own this process would exit (and take them along).
   const keepAlive = setInterval(() => undefined, 1 << 30);

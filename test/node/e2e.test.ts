@@ -1,0 +1,214 @@
+/**
+ * End to end on a real node: the operator (the real CLI, as a separate process) turns reports into pods that the
+ * kubelet runs with containerd and runc; gathers write to a real loop-mounted volume, the archive step compresses
+ * it, the file server serves it over TLS to permitted callers only, and `mustgather download` fetches it through a
+ * port-forward with the kubeconfig's own credentials. Nothing here writes pod status by hand.
+ *
+ * The reports are created together at the start (they run side by side on the node, as they would on a cluster);
+ * each test then checks one of them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { list as listTar } from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubeConfig } from '@kubernetes/client-node';
+import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
+import { reportObjectNames } from '../../constructs/report-identity.js';
+import { repoRoot } from '../../controlplane/binaries.js';
+import { nodeDir } from '../../controlplane/node.js';
+import { Informer } from '../../reconciler/informer.js';
+import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { RESOURCES } from '../../reconciler/resources.js';
+import { NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
+
+const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');
+
+/** Runs `mustgather ARGS` as a separate process; resolves with its exit code and output. */
+function mustgather(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: repoRoot(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function readyOf(report: MustGatherReport | undefined): { status?: string; reason?: string; message?: string } {
+  return report?.status?.conditions?.find((c) => c.type === 'Ready') ?? {};
+}
+
+async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(250);
+  }
+}
+
+async function tarEntries(file: string): Promise<string[]> {
+  const entries: string[] = [];
+  await listTar({ file, onReadEntry: (e) => void entries.push(e.path) });
+  return entries;
+}
+
+describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
+  let cluster: NodeCluster;
+  let admin: KubeClient;
+  let operator: ChildProcess;
+  let operatorLog = '';
+  let namespace: string;
+  let informer: Informer<MustGatherReport & KubeObject>;
+  const reasons = new Map<string, string[]>();
+  const work = mkdtempSync(path.join(os.tmpdir(), 'mustgather-e2e-'));
+
+  const report = (name: string) => informer.get(namespace, name) as MustGatherReport | undefined;
+  const create = (name: string, spec: MustGatherReportSpec) =>
+    admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
+  const waitReady = (name: string, timeoutMs = 180_000) =>
+    eventually(`report ${name} to be Ready (log: ${operatorLog.slice(-2000)})`, timeoutMs, async () => readyOf(report(name)).status === 'True' && report(name));
+  const kubeEnv = () => ({ KUBECONFIG: cluster.kubeconfig });
+
+  beforeAll(async () => {
+    cluster = await startNodeCluster();
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    admin = new KubeClient(kc);
+    namespace = `e2e-${Date.now().toString(36)}`;
+    await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    informer = new Informer(admin, RESOURCES.MustGatherReport, { namespace });
+    informer.addHandlers({
+      onEvent: (e) => {
+        const reason = readyOf(e.object).reason;
+        const seen = reasons.get(e.object.metadata.name) ?? [];
+        if (reason && seen.at(-1) !== reason) reasons.set(e.object.metadata.name, [...seen, reason]);
+      },
+    });
+    informer.start();
+    await informer.waitForSync();
+    operator = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '-v'],
+      { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: cluster.images.operator } },
+    );
+    for (const stream of [operator.stdout!, operator.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (operatorLog = (operatorLog + d).slice(-200_000)));
+
+    await Promise.all([
+      create('two-images', { images: [cluster.images.demo, cluster.images.fail], deleteAfter: '30m' }),
+      create('not-loaded', { images: ['localhost/mustgather/never-loaded:v1'], deleteAfter: '30m' }),
+      create('times-out', { images: [cluster.images.sleep], timeout: '15s', deleteAfter: '1m' }),
+      create('fills-volume', { images: [cluster.images.fill], storage: { size: '256Mi' }, deleteAfter: '30m' }),
+      create('deleted-mid-gather', { images: [cluster.images.sleep], timeout: '10m', deleteAfter: '30m' }),
+    ]);
+  });
+
+  afterAll(async () => {
+    operator?.kill('SIGTERM');
+    await informer?.stop();
+    admin?.close();
+    await cluster?.stop();
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('gathers with two images, compresses and serves; download fetches and verifies the archive', async () => {
+    const ready = await waitReady('two-images');
+    // Every phase was visible in the report's status, in order.
+    expect(reasons.get('two-images')).toEqual(expect.arrayContaining(['Pending', 'Gathering', 'Compressing', 'ArchiveReady']));
+    const seen = reasons.get('two-images')!;
+    expect(seen.indexOf('Gathering')).toBeLessThan(seen.indexOf('Compressing'));
+    expect(seen.indexOf('Compressing')).toBeLessThan(seen.indexOf('ArchiveReady'));
+    expect(ready.status?.gathers?.map((g) => [g.image, g.state, g.exitCode])).toEqual([
+      [cluster.images.demo, 'Succeeded', 0],
+      [cluster.images.fail, 'Failed', 3],
+    ]);
+    expect(ready.status?.report_url).toMatch(/^https:\/\/[^/]+\.svc\/must-gather\.tar\.gz$/);
+
+    const out = path.join(work, 'two-images.tar.gz');
+    const result = await mustgather(['download', 'two-images', '-n', namespace, '-o', out, '--timeout', '1m'], kubeEnv());
+    expect(result.stderr + result.stdout).not.toMatch(/error/i);
+    expect(result.code).toBe(0);
+    const bytes = readFileSync(out);
+    expect(bytes.length).toBe(ready.status?.archive?.sizeBytes);
+    expect(createHash('sha256').update(bytes).digest('hex')).toBe(ready.status?.archive?.sha256);
+
+    const entries = await tarEntries(out);
+    // The demo image's real cluster state, its version file, and each gather's recorded result.
+    expect(entries.some((e) => /\/version$/.test(e))).toBe(true);
+    expect(entries.some((e) => /namespaces\//.test(e))).toBe(true);
+    expect(entries.filter((e) => e.endsWith('gather-result.json'))).toHaveLength(2);
+    expect(entries.filter((e) => e.endsWith('gather.log'))).toHaveLength(2);
+  });
+
+  it('removes the cluster-admin binding once gathering is over, while the pod keeps serving', async () => {
+    const ready = await waitReady('two-images');
+    const names = reportObjectNames(ready.metadata);
+    expect(await admin.get({ kind: 'ClusterRoleBinding', name: names.gatherBinding })).toBeUndefined();
+    const pod = await admin.get<{ status?: { phase?: string; conditions?: { type: string; status: string }[] } }>({ kind: 'Pod', namespace: names.namespace, name: names.main });
+    expect(pod?.status?.phase).toBe('Running');
+    expect(pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+  });
+
+  it('an image that was not loaded fails to pull for real, and the report ends after a bounded wait', async () => {
+    const failed = await eventually('ImagePullFailed', 120_000, async () => readyOf(report('not-loaded')).reason === 'ImagePullFailed' && report('not-loaded'));
+    expect(readyOf(failed).message).toContain('localhost/mustgather/never-loaded:v1');
+    // The sealed registry: the kubelet's own error, a refused connection to a closed loopback port.
+    expect(readyOf(failed).message).toMatch(/127\.0\.0\.1:1|connection refused/);
+    const ended = await eventually('a terminal reason', 120_000, async () => (report('not-loaded')?.status?.expiresAt ? report('not-loaded') : undefined));
+    expect(readyOf(ended).reason).toBe('StartTimedOut');
+    expect(readyOf(ended).message).toContain('localhost/mustgather/never-loaded:v1');
+    const names = reportObjectNames(ended.metadata);
+    await eventually('the gather binding to go', 30_000, async () => (await admin.get({ kind: 'ClusterRoleBinding', name: names.gatherBinding })) === undefined);
+  });
+
+  it('a gather that outlives its timeout is TimedOut with its data kept, and the report still ends Ready', async () => {
+    const ready = await waitReady('times-out');
+    expect(ready.status?.gathers?.[0]?.state).toBe('TimedOut');
+    expect(ready.status?.archive?.files).toBeGreaterThan(1);
+  });
+
+  it('a gather that fills a small real volume is VolumeFull with its data kept, and the report still ends Ready', async () => {
+    const ready = await waitReady('fills-volume');
+    expect(ready.status?.gathers?.[0]?.state).toBe('VolumeFull');
+    expect(ready.status?.archive?.files).toBeGreaterThan(1);
+  });
+
+  it('deleting a report mid-gather leaves no namespace, pod, volume data or binding behind', async () => {
+    await eventually('gathering', 120_000, async () => readyOf(report('deleted-mid-gather')).reason === 'Gathering');
+    const names = reportObjectNames(report('deleted-mid-gather')!.metadata);
+    await admin.delete({ kind: KIND, namespace, name: 'deleted-mid-gather' });
+    await expectNothingLeft(names, 120_000);
+  });
+
+  it('deleteAfter expiry deletes the report and everything it made', async () => {
+    const ready = await waitReady('times-out');
+    const names = reportObjectNames(ready.metadata);
+    await eventually('the report to expire', 150_000, async () => report('times-out') === undefined);
+    await expectNothingLeft(names, 120_000);
+  });
+
+  async function expectNothingLeft(names: ReturnType<typeof reportObjectNames>, timeoutMs: number): Promise<void> {
+    await eventually(`namespace ${names.namespace} to go`, timeoutMs, async () => (await admin.get({ kind: 'Namespace', name: names.namespace })) === undefined);
+    expect(await admin.get({ kind: 'ClusterRoleBinding', name: names.gatherBinding })).toBeUndefined();
+    await eventually('the volume to go', timeoutMs, async () =>
+      (await admin.request<{ items: { spec?: { claimRef?: { namespace?: string } } }[] }>('GET', '/api/v1/persistentvolumes')).items.every((v) => v.spec?.claimRef?.namespace !== names.namespace));
+    if (cluster.local) {
+      // The provisioner wiped the volume's file and mount point.
+      const left = readdirSync(path.join(nodeDir(), 'volumes'));
+      const claims = (await admin.request<{ items: { metadata: { uid: string } }[] }>('GET', '/api/v1/persistentvolumeclaims')).items.map((c) => `pvc-${c.metadata.uid}`);
+      expect(left.filter((f) => !claims.some((c) => f.startsWith(c)))).toEqual([]);
+    }
+  }
+});

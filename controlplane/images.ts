@@ -157,8 +157,11 @@ interface TarEntry {
   content?: Buffer | { file: string };
 }
 
+/** A NUL-terminated octal field of `width` bytes; a value that does not fit (a file of 8 GiB, a huge uid) is refused. */
 function octal(value: number, width: number): string {
-  return value.toString(8).padStart(width - 1, '0') + '\0';
+  const digits = value.toString(8);
+  if (digits.length > width - 1) throw new Error(`${value} does not fit a ${width}-byte tar header field`);
+  return digits.padStart(width - 1, '0') + '\0';
 }
 
 /** A PAX extended header record: "<length> key=value\n", the length counting itself. */
@@ -439,7 +442,8 @@ async function readArchiveFacts(file: string): Promise<ArchiveFacts> {
     const annotations = index.manifests?.[0]?.annotations ?? {};
     const ref = annotations['org.opencontainers.image.ref.name'];
     const full = annotations['io.containerd.image.name'] ?? (ref?.includes('/') ? ref : undefined);
-    return { format: 'oci', ...(full ? { importedName: normalizeImageName(full) } : ref ? { tagOnly: ref } : {}) };
+    // containerd stores an OCI archive's name as written (docker archives' RepoTags are normalised, as below).
+    return { format: 'oci', ...(full ? { importedName: full } : ref ? { tagOnly: ref } : {}) };
   }
   if (wanted.has('manifest.json')) {
     const manifest = JSON.parse(wanted.get('manifest.json')!) as { RepoTags?: string[] | null }[];
@@ -691,8 +695,9 @@ async function buildCached(config: ImageConfig, items: RootfsItem[], archive: st
   } finally {
     await fs.rm(rootfs, { recursive: true, force: true });
   }
+  const sameImage = new RegExp(`^${slug.replace(/\./g, '\\.')}-[0-9a-f]{20}\\.tar$`);
   for (const old of await fs.readdir(path.dirname(archive))) {
-    if (old.startsWith(`${slug}-`) && old.endsWith('.tar') && old !== path.basename(archive)) {
+    if (sameImage.test(old) && old !== path.basename(archive)) {
       await fs.rm(path.join(path.dirname(archive), old), { force: true });
     }
   }

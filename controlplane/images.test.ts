@@ -404,6 +404,7 @@ describe(`real import into a throwaway containerd${whyNot ? ` (not run: ${whyNot
   let dir: string;
   let containerd: ChildProcess | undefined;
   let target: ContainerdTarget;
+  // Every `ctr run` keeps runc's state and its FIFOs in this directory too, apart from any other containerd here.
   const ctr = async (...args: string[]) => (await run(target.ctr, ['--address', target.address, '--namespace', 'k8s.io', ...args], { env: { PATH: SEARCH_PATH } })).stdout;
 
   beforeAll(async () => {
@@ -469,7 +470,7 @@ describe(`real import into a throwaway containerd${whyNot ? ` (not run: ${whyNot
       const out = path.join(dir, `out-${mode}`);
       await fs.mkdir(out);
       await ctr(
-        'run', '--rm', '--mount', `type=bind,src=${out},dst=/must-gather,options=rbind:rw`,
+        'run', '--runc-root', `${dir}/runc`, '--fifo-dir', `${dir}/fifo`, '--rm', '--mount', `type=bind,src=${out},dst=/must-gather,options=rbind:rw`,
         '--env', `MUST_GATHER_IMAGE=${TEST_GATHER_IMAGES[mode]}`, '--env', 'MUST_GATHER_CHECK_INTERVAL_SECONDS=1',
         TEST_GATHER_IMAGES[mode], `gather-${mode}`, '/bin/bash', '-c', GATHER_SCRIPT, 'mustgather-gather',
       );
@@ -481,7 +482,7 @@ describe(`real import into a throwaway containerd${whyNot ? ` (not run: ${whyNot
   });
 
   it.runIf(!whyNot)('runs pause until SIGTERM, then it exits 0', { timeout: 30_000 }, async () => {
-    const child = spawn(target.ctr, ['--address', target.address, '-n', 'k8s.io', 'run', '--rm', PAUSE_IMAGE, 'pause-1'], { stdio: 'ignore' });
+    const child = spawn(target.ctr, ['--address', target.address, '-n', 'k8s.io', 'run', '--runc-root', `${dir}/runc`, '--fifo-dir', `${dir}/fifo`, '--rm', PAUSE_IMAGE, 'pause-1'], { stdio: 'ignore' });
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     for (let i = 0; i < 50 && !(await ctr('tasks', 'ls')).includes('RUNNING'); i++) await sleep(100);
     expect(await ctr('tasks', 'ls')).toMatch(/pause-1\s+\d+\s+RUNNING/);
@@ -492,8 +493,8 @@ describe(`real import into a throwaway containerd${whyNot ? ` (not run: ${whyNot
   it.runIf(!whyNot)('runs the project image as user 1001: mustgather --help', { timeout: BUILD_TIMEOUT }, async () => {
     const image = await projectImage(PROJECT_IMAGE);
     expect(await loadImage(target, image.name, image.archive)).toBe(PROJECT_IMAGE);
-    expect(await ctr('run', '--rm', PROJECT_IMAGE, 'project-help')).toMatch(/Usage: mustgather <command>/);
-    expect((await ctr('run', '--rm', PROJECT_IMAGE, 'project-uid', 'node', '-e', 'console.log(process.getuid(), require("os").userInfo().username)')).trim()).toBe(
+    expect(await ctr('run', '--runc-root', `${dir}/runc`, '--fifo-dir', `${dir}/fifo`, '--rm', PROJECT_IMAGE, 'project-help')).toMatch(/Usage: mustgather <command>/);
+    expect((await ctr('run', '--runc-root', `${dir}/runc`, '--fifo-dir', `${dir}/fifo`, '--rm', PROJECT_IMAGE, 'project-uid', 'node', '-e', 'console.log(process.getuid(), require("os").userInfo().username)')).trim()).toBe(
       '1001 mustgather',
     );
   });

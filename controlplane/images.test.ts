@@ -14,6 +14,7 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar, extract as extractTar, list as listTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
 import { GATHER_SCRIPT, parseGatherResult } from '../datapath/gather-script.js';
 import { cacheRoot, repoRoot } from './binaries.js';
 import {
@@ -33,7 +34,8 @@ import {
 
 const run = promisify(execFile);
 const BUILD_TIMEOUT = 15 * 60_000; // a cold project image packs and installs the project from the npm registry
-const PROJECT_IMAGE = 'localhost/mustgather/operator:test';
+// The operator's default image: the name the node suites load, so the cache holds one project image, not two.
+const PROJECT_IMAGE = normalizeImageName(DEFAULT_IMAGES.operator);
 
 /** Every file of a tar archive (a small one), by path. */
 async function tarFiles(file: string): Promise<Map<string, { buf: Buffer; mode: number; uid: number; gid: number; mtime: number; type: string; linkpath: string }>> {

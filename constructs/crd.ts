@@ -45,7 +45,7 @@ const CONDITION_SCHEMA: Schema = {
   properties: {
     type: { type: 'string', maxLength: 316, description: 'Initialized or Ready.' },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
-    reason: { type: 'string', maxLength: 1024, description: 'Why, in one CamelCase word (Pending, Gathering, Compressing, ArchiveReady, ImagePullFailed, ...).' },
+    reason: { type: 'string', maxLength: 1024, description: 'Why, in one CamelCase word (Pending, Gathering, Compressing, ArchiveReady, ImagePullFailed, StartTimedOut, ...).' },
     message: { type: 'string', maxLength: 32768, description: 'Why, in a sentence a person understands.' },
     lastTransitionTime: { type: 'string', format: 'date-time', description: 'When status last changed.' },
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The report generation this condition describes.' },
@@ -97,7 +97,11 @@ const STATUS_SCHEMA: Schema = {
         files: { type: 'integer', format: 'int64', description: 'Number of files in the archive.' },
       },
     },
-    expiresAt: { type: 'string', format: 'date-time', description: 'When the report and everything it created will be deleted: Ready time plus spec.deleteAfter.' },
+    finishedAt: {
+      type: 'string', format: 'date-time',
+      description: 'When the report finished: Ready, or ended for good (a terminal Ready reason such as PodFailed or StartTimedOut). Set once, never moved.',
+    },
+    expiresAt: { type: 'string', format: 'date-time', description: 'When the report and everything it created will be deleted: finishedAt plus spec.deleteAfter.' },
   },
 };
 
@@ -122,7 +126,7 @@ const SPEC_SCHEMA: Schema = {
       },
     },
     deleteAfter: durationField(
-      `How long a finished (Ready) report is kept before the report and everything it created are deleted. Go duration, ${LIMITS.deleteAfter.min} to ${LIMITS.deleteAfter.max}.`,
+      `How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, ${LIMITS.deleteAfter.min} to ${LIMITS.deleteAfter.max}.`,
       LIMITS.deleteAfter, LIMITS.deleteAfter.default,
     ),
     timeout: durationField(
@@ -168,7 +172,7 @@ const SPEC_SCHEMA: Schema = {
 /** The report's OpenAPI v3 schema, as served by the CRD. */
 export const REPORT_SCHEMA: Schema = {
   type: 'object',
-  description: 'A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it is Ready.',
+  description: 'A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it finished.',
   required: ['spec'],
   properties: {
     apiVersion: { type: 'string', description: 'APIVersion defines the versioned schema of this representation of an object.' },
@@ -206,7 +210,8 @@ export class MustGatherReportCrd extends Construct {
             { name: 'Ready', type: 'string', jsonPath: `${readyCondition}.status` },
             { name: 'Reason', type: 'string', jsonPath: `${readyCondition}.reason` },
             { name: 'URL', type: 'string', jsonPath: '.status.report_url' },
-            { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+            // A string: a `date` column renders an age, which shows <invalid> for a time in the future.
+            { name: 'Expires', type: 'string', jsonPath: '.status.expiresAt', description: 'When the report will be deleted (status.expiresAt).' },
             { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
             { name: 'Message', type: 'string', jsonPath: `${readyCondition}.message`, priority: 1 },
           ],

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 
 
 /**
- * A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it is Ready.
+ * A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it finished.
  *
  * @schema MustGatherReport
  */
@@ -58,7 +58,7 @@ export class MustGatherReport extends ApiObject {
 }
 
 /**
- * A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it is Ready.
+ * A MustGatherReport asks the cluster for a must-gather archive: the operator runs the listed must-gather images, compresses their output, serves it at status.report_url to cluster admins only, and deletes everything spec.deleteAfter after it finished.
  *
  * @schema MustGatherReport
  */
@@ -98,7 +98,7 @@ export function toJson_MustGatherReportProps(obj: MustGatherReportProps | undefi
  */
 export interface MustGatherReportSpec {
   /**
-   * How long a finished (Ready) report is kept before the report and everything it created are deleted. Go duration, 1m to 720h.
+   * How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, 1m to 720h.
    *
    * @schema MustGatherReportSpec#deleteAfter
    */

@@ -94,9 +94,14 @@ describe('the MustGatherReport CRD on a real API server', () => {
     await create(admin, 'columns', { images: ok });
     const table = run('get', 'mgr', '-n', namespace, 'columns');
     expect(table.split('\n')[0]).toMatch(/^NAME\s+READY\s+REASON\s+URL\s+EXPIRES\s+AGE$/);
+    // An expiry in the future reads as a timestamp (a `date` column would show <invalid>).
+    await admin.patch({ kind: KIND, namespace, name: 'columns' }, { status: { expiresAt: '2099-01-02T03:04:05Z' } }, { subresource: 'status' });
+    const row = run('get', 'mgr', '-n', namespace, 'columns', '--no-headers');
+    expect(row.trim().split(/\s+/)).toEqual(['columns', '2099-01-02T03:04:05Z', expect.stringMatching(/^\d+s$/)]);
     const explained = run('explain', 'mustgatherreport.spec.images');
     expect(explained).toContain('Must-gather images, run one after the other in this order');
-    expect(run('explain', 'mustgatherreport.spec.deleteAfter')).toContain('How long a finished (Ready) report is kept');
+    expect(run('explain', 'mustgatherreport.spec.deleteAfter')).toContain('How long a finished report (Ready, or ended for good) is kept');
+    expect(run('explain', 'mustgatherreport.status.finishedAt')).toContain('Set once, never moved');
     expect(run('explain', 'mustgatherreport.status.report_url')).toContain('only cluster admins may download it');
   });
 

@@ -18,7 +18,7 @@ import { sweepOrphans } from './sweep.js';
 import { WorkQueue } from './work-queue.js';
 
 /** What the controller passes through to its {@link Reconciler}. */
-type ReportOptions = Pick<ReconcilerOptions, 'platform' | 'operatorNamespace' | 'ingress' | 'downloadAccess'>;
+type ReportOptions = Pick<ReconcilerOptions, 'platform' | 'operatorNamespace' | 'ingress' | 'downloadAccess' | 'startTimeoutMs'>;
 
 export interface ControllerOptions extends ReportOptions {
   readonly client: KubeClient;
@@ -73,11 +73,12 @@ export class Controller {
       logError: (message, error) => this.log.error(message, { error }),
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
-    const { platform, operatorNamespace, ingress, downloadAccess } = options;
+    const { platform, operatorNamespace, ingress, downloadAccess, startTimeoutMs } = options;
     this.reconciler = new Reconciler({
       client, events,
       ...(platform ? { platform } : {}), ...(operatorNamespace ? { operatorNamespace } : {}),
       ...(ingress ? { ingress } : {}), ...(downloadAccess ? { downloadAccess } : {}),
+      ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
       ...(options.images ? { images: options.images } : {}),
       ...(options.now ? { now: options.now } : {}),
       onChanges: (key, changes) => {

@@ -1,7 +1,7 @@
 /**
  * `reconcile(key)`: level-triggered, controller-runtime style. Each call re-reads the report and what it owns,
  * renders the chart in memory, applies it in stages, prunes what is no longer wanted (the cluster-admin binding once
- * gathering is over), writes the status when it changed, and says when to come back (the expiry deadline).
+ * gathering is over), writes the status when it changed, and says when to come back (the start or expiry deadline).
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
@@ -19,12 +19,15 @@ import { BESIDE_REPORT_TYPES, namespaceOf, ownedSelector, ownedTypes, prune, typ
 import { refOf, RESOURCES } from './resources.js';
 import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
-import { type ClaimView, computeStatus, type PodView, type RouteView, type StatusResult } from './status.js';
+import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
+
+/** How long a report that cannot start (`STUCK_REASONS`) may go without progress before it ends StartTimedOut. */
+export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
 
 /** Where the cluster publishes its client CA (what every aggregated API server reads). */
 export const CLIENT_CA_SOURCE = { kind: 'ConfigMap', namespace: 'kube-system', name: 'extension-apiserver-authentication', key: 'client-ca-file' } as const;
@@ -61,6 +64,11 @@ export interface ReconcilerOptions {
    * @default - no events
    */
   readonly events?: EventRecorder;
+  /**
+   * How long a report that cannot start may go without progress before it ends StartTimedOut; 0: never.
+   * @default DEFAULT_START_TIMEOUT_MS
+   */
+  readonly startTimeoutMs?: number;
   /**
    * The clock, for tests of deadlines.
    * @default () => new Date()
@@ -106,6 +114,7 @@ export class Reconciler {
   private readonly platform: Platform;
   private readonly now: () => Date;
   private readonly pollAfterMs: number;
+  private readonly startTimeoutMs: number;
   /** The serving CA, read (or made) once: it does not change while the operator runs. */
   private servingCa: Promise<ServingCa> | undefined;
 
@@ -115,6 +124,12 @@ export class Reconciler {
     this.platform = options.platform ?? 'openshift';
     this.now = options.now ?? (() => new Date());
     this.pollAfterMs = options.pollAfterMs ?? 1000;
+    this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+  }
+
+  /** The report's status from what was observed, with this reconciler's start timeout. */
+  private status(observed: Omit<Observed, 'startTimeoutMs'>): StatusResult {
+    return computeStatus({ ...observed, startTimeoutMs: this.startTimeoutMs });
   }
 
   /** Hostnames of a report's serving certificate: its Service's, and its Ingress host when there is one. */
@@ -159,6 +174,8 @@ export class Reconciler {
     const report = await this.client.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
     if (!report) return {};
     if (report.metadata.deletionTimestamp) return this.finalize(report);
+    // One instant per reconcile: what is pruned and the status written agree about a deadline passing meanwhile.
+    const now = this.now();
     if (!report.metadata.finalizers?.includes(FINALIZER)) {
       await this.patchFinalizers(report, [...(report.metadata.finalizers ?? []), FINALIZER]);
       return this.reconcile(key);
@@ -169,7 +186,7 @@ export class Reconciler {
     } catch (err) {
       if (!(err instanceof ReportValidationError)) throw err;
       // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
-      await this.writeStatus(report, computeStatus({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now: this.now() }));
+      await this.writeStatus(report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
       return {};
     }
 
@@ -182,7 +199,7 @@ export class Reconciler {
       this.client.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret)),
       this.clientCa(),
     ]);
-    const gatheringOver = computeStatus({ report, ...(pod ? { pod } : {}), now: this.now() }).gatheringOver;
+    const gatheringOver = this.status({ report, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(names, secret);
 
     const desired = renderReport(report, {
@@ -199,7 +216,9 @@ export class Reconciler {
     try {
       for (const stage of stages(desired)) {
         const isPodStage = stage.some((object) => object.kind === 'Pod');
-        if (isPodStage && !pod && !gatheringOver) {
+        // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
+        if (isPodStage && !pod && gatheringOver) break;
+        if (isPodStage && !pod) {
           const token = changes.find((c): c is ChangeSetEntry => 'live' in c && c.ref.kind === 'Secret' && c.ref.name === names.gatherTokenSecret);
           // The pod mounts the gather token by key; creating it before the token is issued would stall the kubelet.
           if (!secretValue(token?.live, 'token')) {
@@ -222,8 +241,8 @@ export class Reconciler {
       openshift ? this.client.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined,
       this.client.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main)),
     ]);
-    const result = computeStatus({
-      report, now: this.now(),
+    const result = this.status({
+      report, now,
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError } : {}),
@@ -237,9 +256,10 @@ export class Reconciler {
       await this.client.delete({ kind: RESOURCES.MustGatherReport.kind, namespace, name }, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
       return {};
     }
-    if (waitingForToken) return { requeueAfter: this.pollAfterMs };
-    if (result.expiresAt) return { requeueAfter: result.expiresAt.getTime() - this.now().getTime() };
-    return {};
+    // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".
+    const deadlines = [result.startDeadline, result.expiresAt].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
+    const requeueAfter = Math.min(...(waitingForToken ? [this.pollAfterMs] : []), ...deadlines);
+    return Number.isFinite(requeueAfter) ? { requeueAfter: Math.max(requeueAfter, 1) } : {};
   }
 
   /** Deletes the report's cluster-scoped objects and namespace; releases the report once they are gone. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { MustGatherReport } from '../constructs/report-api.js';
-import { computeStatus, type PodView, type RouteView } from './status.js';
+import { type MustGatherReport, STUCK_REASONS, TERMINAL_REASONS } from '../constructs/report-api.js';
+import { computeStatus, formatDuration, type Observed, type PodView, type RouteView } from './status.js';
 import { podStatus, type PodStage } from '../test/kubelet-states.js';
 
 const images = ['quay.io/a/must-gather:v1', 'quay.io/b/must-gather:v2'];
@@ -35,7 +35,7 @@ describe('computeStatus: the Ready reason at every step', () => {
     ['gather timed out, next running', { ended: ['TimedOut'], running: true }, 'TimedOut', /timed out/],
     ['image cannot be pulled', { ended: ['Succeeded'], waitingGather: { index: 2, reason: 'ImagePullBackOff', message: 'Back-off pulling image' } }, 'ImagePullFailed', /quay.io\/b\/must-gather:v2 for the gather with image .* \(2 of 2\)/],
     ['invalid image name', { waitingGather: { index: 1, reason: 'InvalidImageName' } }, 'ImagePullFailed', /InvalidImageName/],
-    ['config error', { waitingGather: { index: 1, reason: 'CreateContainerConfigError', message: 'secret not found' } }, 'GatherFailed', /secret not found/],
+    ['config error', { waitingGather: { index: 1, reason: 'CreateContainerConfigError', message: 'secret not found' } }, 'CannotStart', /gather with image .* \(1 of 2\) cannot start: CreateContainerConfigError: secret not found/],
     ['unschedulable', { unschedulable: '0/3 nodes are available: 3 Insufficient memory.' }, 'Unschedulable', /Insufficient memory/],
     ['volume not bound', { unschedulable: '0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.' }, 'StorageUnavailable', /not bound/],
     ['archive failed', { ended: ['Succeeded', 'Succeeded'], archive: 'failed' }, 'ArchiveFailed', /compress step failed/],
@@ -96,5 +96,107 @@ describe('computeStatus: the Ready reason at every step', () => {
     broken.status!.initContainerStatuses![0]!.state!.terminated!.message = '\u0000not json{{';
     const gathers = computeStatus({ report, pod: broken, now }).status.gathers!;
     expect(gathers[0]).toMatchObject({ state: 'Failed', exitCode: 0 });
+  });
+});
+
+describe('computeStatus: a report that cannot start gives up after the start timeout', () => {
+  const created = '2026-11-25T09:00:00Z';
+  const young = { ...report, metadata: { ...report.metadata, creationTimestamp: created } };
+  const startTimeoutMs = 10 * 60_000;
+  const at = (minutes: number) => new Date(Date.parse(created) + minutes * 60_000);
+  const status = (observed: Omit<Observed, 'report' | 'startTimeoutMs'> & { report?: MustGatherReport }) => computeStatus({ report: young, startTimeoutMs, ...observed });
+  const readyOf = (result: ReturnType<typeof computeStatus>) => result.status.conditions!.find((c) => c.type === 'Ready')!;
+  const cases: [string, Omit<Observed, 'report' | 'now'>, string, RegExp][] = [
+    ['no pod yet', {}, 'Pending', /^Gave up after 10m: creating the report's namespace, volume and pod\.$/],
+    ['pod not started', { pod: pod({}) }, 'Pending', /^Gave up after 10m: waiting for the report pod to start\.$/],
+    ['image pull', { pod: pod({ waitingGather: { index: 1, reason: 'ErrImagePull', message: 'manifest unknown' } }) }, 'ImagePullFailed',
+      /^Gave up after 10m: cannot pull image quay\.io\/a\/must-gather:v1 for the gather with image quay\.io\/a\/must-gather:v1 \(1 of 2\): ErrImagePull: manifest unknown\.$/],
+    ['unschedulable', { pod: pod({ unschedulable: '0/3 nodes are available: 3 Insufficient memory.' }) }, 'Unschedulable', /^Gave up after 10m: the report pod cannot be scheduled: 0\/3 nodes/],
+    ['volume not bound', { pod: pod({ unschedulable: 'pod has unbound immediate PersistentVolumeClaims.' }), claim: { metadata: { name: 'must-gather' }, status: { phase: 'Pending' } } },
+      'StorageUnavailable', /^Gave up after 10m: the report's volume is not bound \(claim Pending\)/],
+    ['config error', { pod: pod({ waitingGather: { index: 1, reason: 'CreateContainerConfigError', message: 'secret not found' } }) }, 'CannotStart',
+      /^Gave up after 10m: the gather with image quay\.io\/a\/must-gather:v1 \(1 of 2\) cannot start: CreateContainerConfigError: secret not found\.$/],
+  ];
+
+  it('covers every stuck reason', () => {
+    expect(new Set(cases.map(([, , reason]) => reason))).toEqual(STUCK_REASONS);
+    expect(TERMINAL_REASONS.has('StartTimedOut')).toBe(true);
+  });
+
+  it.each(cases)('%s: %s until the deadline, then StartTimedOut', (_, observed, reason, message) => {
+    const before = status({ ...observed, now: at(9) });
+    expect(readyOf(before)).toMatchObject({ status: 'False', reason });
+    expect(before.startDeadline).toEqual(at(10));
+    expect(before).toMatchObject({ finished: false, gatheringOver: false });
+    expect(before.status.finishedAt).toBeUndefined();
+
+    const after = status({ ...observed, now: at(10) });
+    expect(readyOf(after)).toMatchObject({ status: 'False', reason: 'StartTimedOut' });
+    expect(readyOf(after).message).toMatch(message);
+    expect(after).toMatchObject({ finished: true, gatheringOver: true });
+    expect(after.startDeadline).toBeUndefined();
+    expect(after.status.finishedAt).toBe('2026-11-25T09:10:00Z');
+    expect(after.status.expiresAt).toBe('2026-11-25T09:40:00Z');
+  });
+
+  it('never gives up with a start timeout of 0', () => {
+    const result = computeStatus({ report: young, pod: pod({ waitingGather: { index: 1, reason: 'ErrImagePull' } }), now: at(60 * 24), startTimeoutMs: 0 });
+    expect(readyOf(result).reason).toBe('ImagePullFailed');
+    expect(result.startDeadline).toBeUndefined();
+  });
+
+  it('does not time out a report that is making progress', () => {
+    const result = status({ pod: pod({ running: true }), now: at(600) });
+    expect(readyOf(result).reason).toBe('Gathering');
+    expect(result.startDeadline).toBeUndefined();
+  });
+
+  it('restarts the clock at the latest progress: a gather that ended, then an image that cannot be pulled', () => {
+    // The first gather ran 10:01-10:02 (test/kubelet-states.ts): the second image has until 10:12.
+    const stuck = pod({ ended: ['Succeeded'], waitingGather: { index: 2, reason: 'ImagePullBackOff', message: 'Back-off pulling image' } });
+    const before = status({ pod: stuck, now: new Date('2026-11-25T10:11:59Z') });
+    expect(readyOf(before).reason).toBe('ImagePullFailed');
+    expect(before.startDeadline).toEqual(new Date('2026-11-25T10:12:00Z'));
+    const after = status({ pod: stuck, now: new Date('2026-11-25T10:12:00Z') });
+    expect(readyOf(after)).toMatchObject({ reason: 'StartTimedOut', message: expect.stringMatching(/^Gave up after 10m: cannot pull image quay\.io\/b\/must-gather:v2 for the gather with image .* \(2 of 2\): ImagePullBackOff/) });
+  });
+
+  it('keeps StartTimedOut and finishedAt once stored, whatever the pod does later', () => {
+    const stuck = pod({ waitingGather: { index: 1, reason: 'ErrImagePull' } });
+    const ended = status({ pod: stuck, now: at(10) });
+    const stored = { ...young, status: ended.status };
+    for (const later of [status({ report: stored, pod: pod({ running: true }), now: at(30) }), status({ report: stored, now: at(35) })]) {
+      expect(readyOf(later)).toEqual(readyOf(ended));
+      expect(later.status).toMatchObject({ finishedAt: '2026-11-25T09:10:00Z', expiresAt: '2026-11-25T09:40:00Z' });
+      expect(later).toMatchObject({ finished: true, gatheringOver: true });
+    }
+  });
+
+  it('expiresAt follows the current deleteAfter from the stored finishedAt', () => {
+    const ended = status({ pod: pod({ waitingGather: { index: 1, reason: 'ErrImagePull' } }), now: at(10) });
+    const longer = { ...young, spec: { ...young.spec, deleteAfter: '2h' }, status: ended.status };
+    expect(status({ report: longer, now: at(50) }).status).toMatchObject({ finishedAt: '2026-11-25T09:10:00Z', expiresAt: '2026-11-25T11:10:00Z' });
+  });
+
+  it('stores finishedAt once when Ready, and keeps the expiry while the server is briefly not ready', () => {
+    const served = { ended: ['Succeeded', 'Succeeded'], archive: 'done', serving: true } as const;
+    const first = computeStatus({ report, pod: pod(served), route, now });
+    expect(first.status).toMatchObject({ finishedAt: '2026-11-25T12:00:00Z', expiresAt: '2026-11-25T12:30:00Z' });
+    const flicker = computeStatus({ report: { ...report, status: first.status }, pod: pod({ ...served, serving: false }), route, now: new Date('2026-11-25T12:10:00Z') });
+    expect(readyOf(flicker).reason).toBe('ServerNotReady');
+    expect(flicker.status).toMatchObject({ finishedAt: '2026-11-25T12:00:00Z', expiresAt: '2026-11-25T12:30:00Z' });
+    const again = computeStatus({ report: { ...report, status: flicker.status }, pod: pod(served), route, now: new Date('2026-11-25T12:20:00Z') });
+    expect(again.status).toMatchObject({ finishedAt: '2026-11-25T12:00:00Z', expiresAt: '2026-11-25T12:30:00Z' });
+  });
+
+  it('dates a report that failed for good from when it failed, not from its creation', () => {
+    const waiting = status({ pod: pod({ ended: ['Succeeded', 'Succeeded'], archive: 'running' }), now: at(1) });
+    const failed = status({ report: { ...young, status: waiting.status }, pod: pod({ ended: ['Succeeded', 'Succeeded'], archive: 'failed' }), now: at(70) });
+    expect(readyOf(failed)).toMatchObject({ reason: 'ArchiveFailed', lastTransitionTime: readyOf(waiting).lastTransitionTime });
+    expect(failed.status).toMatchObject({ finishedAt: '2026-11-25T10:10:00Z', expiresAt: '2026-11-25T10:40:00Z' });
+  });
+
+  it('formats durations the way they are written', () => {
+    expect([600_000, 5_400_000, 2000, 2500, 0].map(formatDuration)).toEqual(['10m', '1h30m', '2s', '2.5s', '0s']);
   });
 });

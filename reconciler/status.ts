@@ -5,7 +5,9 @@
 import { CONTAINERS } from '../constructs/report-pod.js';
 import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
-import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
+import {
+  type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec, STUCK_REASONS, TERMINAL_REASONS,
+} from '../constructs/report-api.js';
 import { parseArchiveResult } from '../datapath/archive.js';
 import { parseGatherResult } from '../datapath/gather-script.js';
 import { formatBytes } from '../datapath/serve.js';
@@ -67,6 +69,11 @@ export interface Observed {
   readonly applyError?: string;
   /** Why the report cannot be rendered at all (a spec the CRD should have refused). */
   readonly invalidSpec?: string;
+  /**
+   * How long a report with a stuck reason (`STUCK_REASONS`) may go without progress before it ends StartTimedOut.
+   * @default 0: never
+   */
+  readonly startTimeoutMs?: number;
   readonly now: Date;
 }
 
@@ -76,8 +83,10 @@ export interface StatusResult {
   readonly gatheringOver: boolean;
   /** Ready, or failed for good: the expiry clock runs from `finishedAt`. */
   readonly finished: boolean;
-  /** When the report expires (finished + deleteAfter). */
+  /** When the report expires (finishedAt + deleteAfter). */
   readonly expiresAt?: Date;
+  /** When a stuck report gives up unless it makes progress first (no watch event marks that moment). */
+  readonly startDeadline?: Date;
 }
 
 export const CONDITION = { initialized: 'Initialized', ready: 'Ready' } as const;
@@ -174,18 +183,21 @@ function troubledContainer(pod: PodView): { name: string; image: string; reason:
   return undefined;
 }
 
-/** Which step a container belongs to, in words, and the reason a failure of that step gets. */
+/** Which step a container belongs to, in words, and the terminal reason a failed pod gets when that step failed. */
 function stepOf(name: string, images: readonly string[]): { words: string; failure: string } {
   const gather = /^gather-(\d+)$/.exec(name);
-  if (gather) return { words: `gather with ${describeImage(images, Number(gather[1]))}`, failure: 'GatherFailed' };
+  if (gather) return { words: `gather with ${describeImage(images, Number(gather[1]))}`, failure: 'PodFailed' };
   if (name === CONTAINERS.archive) return { words: 'the compress step', failure: 'ArchiveFailed' };
-  return { words: `container ${name}`, failure: 'ServerNotReady' };
+  return { words: `container ${name}`, failure: 'ServerFailed' };
 }
 
 function readiness(observed: Observed, gathers: GatherStatus[], url: string | undefined): Readiness {
   const { report, pod, claim } = observed;
   const images = report.spec.images;
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec, terminal: true };
+  // Terminal is final: StartTimedOut came from the clock, and a pod that starts after it has no binding left to gather with.
+  const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
+  if (before?.status === 'False' && TERMINAL_REASONS.has(before.reason)) return { status: 'False', reason: before.reason, message: before.message, terminal: true };
   if (!pod) {
     if (observed.applyError) return { status: 'False', reason: 'ApplyFailed', message: observed.applyError };
     return { status: 'False', reason: 'Pending', message: 'Creating the report\'s namespace, volume and pod.' };
@@ -198,7 +210,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
     if (failed) {
       const { words, failure } = stepOf(failed.name, images);
       const t = failed.state!.terminated!;
-      return { status: 'False', reason: { GatherFailed: 'PodFailed', ArchiveFailed: 'ArchiveFailed' }[failure] ?? 'ServerFailed', message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
+      return { status: 'False', reason: failure, message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
     }
     return { status: 'False', reason: 'ServerFailed', message: `The report pod stopped (${phase}${pod.status?.message ? `: ${pod.status.message}` : ''}); the archive is no longer served.`, terminal: true };
   }
@@ -220,8 +232,8 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
     return { status: 'False', reason: 'Unschedulable', message: `The report pod cannot be scheduled: ${schedulerSays}` };
   }
   if (trouble) {
-    const { words, failure } = stepOf(trouble.name, images);
-    return { status: 'False', reason: failure, message: `The ${words} cannot start: ${trouble.reason}${trouble.message ? `: ${trouble.message}` : ''}.` };
+    const { words } = stepOf(trouble.name, images);
+    return { status: 'False', reason: 'CannotStart', message: `The ${words} cannot start: ${trouble.reason}${trouble.message ? `: ${trouble.message}` : ''}.` };
   }
 
   const running = gathers.find((g) => g.state === 'Running');
@@ -254,6 +266,39 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
   return { status: 'True', reason: 'ArchiveReady', message: `must-gather.tar.gz${size} is ready at ${url}${summary ? `; ${summary}` : ''}.` };
 }
 
+/** The latest sign of progress: the report's creation, or a gather or the compress step starting or ending. */
+function lastProgress(observed: Observed, gathers: GatherStatus[]): number | undefined {
+  const archive = byName(observed.pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state;
+  const times = [
+    observed.report.metadata.creationTimestamp,
+    ...gathers.flatMap((g) => [g.startedAt, g.finishedAt]),
+    archive?.running?.startedAt, archive?.terminated?.startedAt, archive?.terminated?.finishedAt,
+  ].map((t) => (t ? Date.parse(t) : Number.NaN)).filter((t) => !Number.isNaN(t));
+  return times.length > 0 ? Math.max(...times) : undefined;
+}
+
+/** A duration in Go's units without zero parts: 600000 -> "10m", 5400000 -> "1h30m", 2500 -> "2.5s". */
+export function formatDuration(ms: number): string {
+  const hours = Math.floor(ms / 3_600_000);
+  const minutes = Math.floor((ms % 3_600_000) / 60_000);
+  const seconds = (ms % 60_000) / 1000;
+  return `${hours ? `${hours}h` : ''}${minutes ? `${minutes}m` : ''}${seconds ? `${seconds}s` : ''}` || '0s';
+}
+
+/** A stuck report past its start deadline ends StartTimedOut; before that, the deadline is when to look again. */
+function withStartTimeout(observed: Observed, gathers: GatherStatus[], ready: Readiness): { ready: Readiness; startDeadline?: Date } {
+  const timeoutMs = observed.startTimeoutMs ?? 0;
+  if (timeoutMs <= 0 || ready.status !== 'False' || !STUCK_REASONS.has(ready.reason)) return { ready };
+  const since = lastProgress(observed, gathers);
+  if (since === undefined) return { ready };
+  const startDeadline = new Date(since + timeoutMs);
+  if (observed.now.getTime() < startDeadline.getTime()) return { ready, startDeadline };
+  const cause = `${ready.message[0]!.toLowerCase()}${ready.message.slice(1)}`;
+  return { ready: { status: 'False', reason: 'StartTimedOut', message: `Gave up after ${formatDuration(timeoutMs)}: ${cause}`, terminal: true } };
+}
+
+const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+
 function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readiness, 'terminal'> {
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
   if (!observed.pod) {
@@ -270,7 +315,7 @@ function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readines
 /** A condition that keeps its lastTransitionTime while its status stays the same (metav1.Condition semantics). */
 function condition(type: string, value: Omit<Readiness, 'terminal'>, previous: Condition[] | undefined, observed: Observed): Condition {
   const before = previous?.find((c) => c.type === type);
-  const lastTransitionTime = before && before.status === value.status ? before.lastTransitionTime : observed.now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const lastTransitionTime = before && before.status === value.status ? before.lastTransitionTime : rfc3339(observed.now);
   return {
     type, status: value.status, reason: value.reason, message: value.message, lastTransitionTime,
     ...(observed.report.metadata.generation !== undefined ? { observedGeneration: observed.report.metadata.generation } : {}),
@@ -284,12 +329,16 @@ export function computeStatus(observed: Observed): StatusResult {
   const gathers = gatherStatuses(report, pod);
   const host = admittedHost(observed.route);
   const url = observed.url ?? (host ? `https://${host}/must-gather.tar.gz` : undefined);
-  const ready = readiness(observed, gathers, url);
+  const { ready, startDeadline } = withStartTimeout(observed, gathers, readiness(observed, gathers, url));
   const conditions = [condition(CONDITION.initialized, initialized(observed, gathers), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
   const readyCondition = conditions[1]!;
   const finished = ready.status === 'True' || ready.terminal === true;
+  // Stored once, so expiry never moves. Ready's transition is when it finished; a terminal reason's False condition
+  // dates from the report's creation, so a report that ends that way finished now.
+  const finishedAt = report.status?.finishedAt
+    ?? (ready.status === 'True' ? readyCondition.lastTransitionTime : finished ? rfc3339(observed.now) : undefined);
   const deleteAfterMs = parseDuration(resolveSpec(report.spec).deleteAfter);
-  const expiresAt = finished && deleteAfterMs !== undefined ? new Date(Date.parse(readyCondition.lastTransitionTime) + deleteAfterMs) : undefined;
+  const expiresAt = finishedAt && deleteAfterMs !== undefined ? new Date(Date.parse(finishedAt) + deleteAfterMs) : undefined;
   const archiveMessage = byName(pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state?.terminated?.message;
   const archive = archiveMessage ? parseArchiveResult(archiveMessage) : undefined;
   const namespace = reportNamespaceName(report.metadata);
@@ -301,7 +350,13 @@ export function computeStatus(observed: Observed): StatusResult {
     conditions,
     gathers,
     ...(archive ? { archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, files: archive.files } } : {}),
-    ...(expiresAt ? { expiresAt: expiresAt.toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+    ...(finishedAt ? { finishedAt } : {}),
+    ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),
   };
-  return { status, gatheringOver: isGatheringOver(pod, report.spec.images.length), finished, ...(expiresAt ? { expiresAt } : {}) };
+  return {
+    status, finished,
+    // A report that ended for good gathers no more, even with a gather container still waiting for its image.
+    gatheringOver: finished || isGatheringOver(pod, report.spec.images.length),
+    ...(expiresAt ? { expiresAt } : {}), ...(startDeadline ? { startDeadline } : {}),
+  };
 }

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
+import { parseDuration } from '../../constructs/duration.js';
 import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, type Platform, PLATFORMS } from '../../constructs/ports.js';
 import { detectPlatform } from '../../reconciler/platform.js';
 import { ClusterOperatorReporter } from '../../reconciler/cluster-operator.js';
@@ -11,6 +12,8 @@ import { KubeClient } from '../../reconciler/kube-client.js';
 import { LeaderElector } from '../../reconciler/leader-election.js';
 import { jsonLogger } from '../../reconciler/log.js';
 import { apiRequestObserver, createMetrics } from '../../reconciler/metrics.js';
+import { DEFAULT_START_TIMEOUT_MS } from '../../reconciler/reconcile.js';
+import { formatDuration } from '../../reconciler/status.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather run [options]
@@ -30,6 +33,9 @@ Runs the operator. Out of a cluster it uses the current kube context (or --kubec
   --ingress-class C          IngressClass of those Ingresses ($INGRESS_CLASS; default: the cluster's default)
   --download-access A        who may download: the SubjectAccessReview the file server asks for ($DOWNLOAD_ACCESS;
                              default ${formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS)}: cluster admins)
+  --start-timeout D          a report that cannot start (image pull, scheduling, volume, container config) and makes
+                             no progress for D ends Ready=False StartTimedOut ($START_TIMEOUT; default
+                             ${formatDuration(DEFAULT_START_TIMEOUT_MS)}; 0: never)
 The operator's own CA for report certificates (kubernetes) is Secret must-gather-serving-ca in $POD_NAMESPACE
 (default ${DEFAULT_OPERATOR_NAMESPACE}, created when missing).
   -v, --verbose              debug logs
@@ -57,6 +63,7 @@ export async function run(args: string[]): Promise<number> {
     'ingress-host-suffix': { type: 'string', default: process.env.INGRESS_HOST_SUFFIX ?? '' },
     'ingress-class': { type: 'string', default: process.env.INGRESS_CLASS ?? '' },
     'download-access': { type: 'string', default: process.env.DOWNLOAD_ACCESS || formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS) },
+    'start-timeout': { type: 'string', default: process.env.START_TIMEOUT || formatDuration(DEFAULT_START_TIMEOUT_MS) },
     verbose: { type: 'boolean', short: 'v' },
   }, HELP);
   if (!parsed) return 0;
@@ -73,6 +80,9 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`--download-access: ${(err as Error).message}`);
   }
+  // Go's time.ParseDuration takes a bare "0" too.
+  const startTimeoutMs = values['start-timeout'] === '0' ? 0 : parseDuration(values['start-timeout']);
+  if (startTimeoutMs === undefined) throw new UsageError(`--start-timeout: "${values['start-timeout']}" is not a duration such as 10m or 1h30m (0: never)`);
   const hostSuffix = values['ingress-host-suffix'];
   if (values['ingress-class'] && !hostSuffix) throw new UsageError('--ingress-class needs --ingress-host-suffix');
   const ingress = hostSuffix ? { hostSuffix, ...(values['ingress-class'] ? { className: values['ingress-class'] } : {}) } : undefined;
@@ -93,7 +103,7 @@ export async function run(args: string[]): Promise<number> {
   log.info('platform', { platform, detected: !values.platform });
   const operatorNamespace = process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
   const controller = new Controller({
-    client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, ...(ingress ? { ingress } : {}),
+    client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, startTimeoutMs, ...(ingress ? { ingress } : {}),
   });
 
   // The ClusterOperator, on OpenShift (where the payload created it) or wherever its API exists.

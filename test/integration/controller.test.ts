@@ -56,7 +56,8 @@ describe('controller', () => {
       return readyOf(now)?.status === 'True' ? now : undefined;
     }, 'Ready from watch events');
     expect(ready?.status?.report_url).toBe('https://loop.apps.example.com/must-gather.tar.gz');
-    expect(await metrics.registry.getSingleMetricAsString('mustgather_reconcile_total')).toMatch(/result="success"/);
+    // A report waiting for its pod or its expiry asks to be requeued at that deadline: both are successful reconciles.
+    expect(await metrics.registry.getSingleMetricAsString('mustgather_reconcile_total')).toMatch(/result="(success|requeue)"/);
     const events = await eventually(async () => {
       const list = await admin.list(RESOURCES.Event, { namespace, fieldSelector: `involvedObject.name=latency-0` });
       const reasons = list.items.map((e) => (e as unknown as { reason: string }).reason);
@@ -88,6 +89,35 @@ describe('controller', () => {
       // gather token and serving certificate, client CA, claim, pod, service, network policy.
       expect(objects).toHaveLength(14);
       expect(podBeforeRestart === undefined || objects.includes('Pod/must-gather')).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('`mustgather run --start-timeout 5s` ends a report whose image cannot be pulled on time, with no event to wake it', async () => {
+    const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
+    const namespace = await testNamespace(admin);
+    const child = spawn(process.execPath, [
+      '--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes',
+      '--namespaces', namespace, '--start-timeout', '5s',
+    ], { stdio: 'ignore' });
+    try {
+      const images = ['quay.io/a/must-gather:v1'];
+      const report = await createReport(admin, namespace, 'stuck', { images });
+      const created = Date.parse(report.metadata.creationTimestamp!);
+      const names = reportObjectNames(report.metadata);
+      await eventually(() => admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }), 'the pod', 60_000, 20);
+      await setPodStatus(admin, names.namespace, podStatus(images, { waitingGather: { index: 1, reason: 'ErrImagePull', message: 'manifest unknown' }, platform: 'kubernetes' }));
+      // After ImagePullFailed nothing changes: only the requeue at the deadline can end the report.
+      const ended = await eventually(async () => {
+        const now = await getReport(admin, namespace, 'stuck');
+        return readyOf(now)?.reason === 'StartTimedOut' ? now : undefined;
+      }, 'StartTimedOut', 30_000, 100);
+      expect(readyOf(ended)?.message).toMatch(/^Gave up after 5s: cannot pull image quay\.io\/a\/must-gather:v1 for the gather with .*: ErrImagePull: manifest unknown\.$/);
+      const finishedAt = Date.parse(ended!.status!.finishedAt!);
+      expect(finishedAt - created).toBeGreaterThanOrEqual(4_000); // whole seconds: creation and finishedAt are truncated
+      expect(finishedAt - created).toBeLessThan(8_000);
+      expect(await ownedObjects(admin, report.metadata.uid!)).not.toContain(`ClusterRoleBinding/${names.gatherBinding}`);
     } finally {
       child.kill('SIGKILL');
     }

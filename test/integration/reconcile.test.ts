@@ -155,6 +155,46 @@ describe('reconcile', () => {
     expect(lifecycle.length).toBeLessThanOrEqual(30);
   });
 
+  it('ends a report whose image cannot be pulled at the start deadline: StartTimedOut, cluster-admin revoked, then no writes', async () => {
+    const { key, names, uid } = await newReport('stuck', IMAGES.slice(0, 1));
+    // Its own clock, moved to the deadline the reconcile asks to be woken at (no event marks that moment).
+    const clock = { offsetMs: 0 };
+    const impatient = new Reconciler({ client: operator, startTimeoutMs: 60_000, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs) });
+    await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { waitingGather: { index: 1, reason: 'ErrImagePull', message: 'manifest unknown' } }));
+    const [namespace, name] = key.split('/') as [string, string];
+    const waiting = await eventually(async () => {
+      const result = await impatient.reconcile(key);
+      return reasonIs('ImagePullFailed')(await getReport(admin, namespace, name)) && result;
+    }, 'ImagePullFailed');
+    expect(waiting.requeueAfter).toBeGreaterThan(30_000);
+    expect(waiting.requeueAfter).toBeLessThanOrEqual(60_000);
+
+    clock.offsetMs = waiting.requeueAfter!;
+    const ended = await impatient.reconcile(key);
+    const report = (await getReport(admin, namespace, name))!;
+    expect(ready(report)).toMatchObject({ status: 'False', reason: 'StartTimedOut' });
+    expect(ready(report)?.message).toMatch(/^Gave up after 1m: cannot pull image quay\.io\/kubevirt\/must-gather:v1\.5 for the gather with image .* \(1 of 1\): ErrImagePull: manifest unknown\.$/);
+    const finishedAt = Date.parse(report.status!.finishedAt!);
+    expect(Math.abs(finishedAt - (Date.now() + clock.offsetMs))).toBeLessThan(10_000);
+    expect(Date.parse(report.status!.expiresAt!)).toBe(finishedAt + 30 * 60_000);
+    expect(ended.requeueAfter).toBeGreaterThan(29 * 60_000);
+    // Ended for good is gathering over: the cluster-admin binding and the gather token went in that same reconcile.
+    const objects = await ownedObjects(admin, uid);
+    expect(objects).not.toContain(`ClusterRoleBinding/${names.gatherBinding}`);
+    expect(objects).not.toContain(`Secret/${names.gatherTokenSecret}`);
+
+    const before = await eventually(async () => {
+      const count = (await auditedWrites(OPERATOR_USER)).length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return (await auditedWrites(OPERATOR_USER)).length === count ? count : undefined;
+    }, 'the audit log to settle');
+    for (let i = 0; i < 3; i++) await impatient.reconcile(key);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const writes = (await auditedWrites(OPERATOR_USER)).slice(before);
+    expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource}/${w.objectRef?.name}`)).toEqual([]);
+    expect((await getReport(admin, namespace, name))?.status).toEqual(report.status);
+  });
+
   it('cleans everything up when a report is deleted mid-gather', async () => {
     const { key, names, uid } = await newReport('deleted');
     await setPodStatus(admin, names.namespace, podStatus(IMAGES, { running: true }));

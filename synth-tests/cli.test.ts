@@ -80,7 +80,7 @@ describe('npx cdk8s synth', () => {
       const result = spawnSync('npx', ['cdk8s', 'synth', '--output', dir], { encoding: 'utf8' });
       expect(result.status, result.stderr).toBe(0);
       const files = readdirSync(dir).sort();
-      expect(files).toEqual(['install.k8s.yaml', 'report-report.k8s.yaml']);
+      expect(files).toEqual(['install.k8s.yaml', 'report-local-report.k8s.yaml', 'report-report.k8s.yaml']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -159,8 +159,27 @@ describe('GATHER_SCRIPT', () => {
       expect(run.result.state).toBe('VolumeFull');
       expect(readFileSync(join(volume, 'gather-result.json'), 'utf8')).toContain('"VolumeFull"');
       const used = Number(/\s(\d+)%/.exec(execFileSync('df', ['-P', volume], { encoding: 'utf8' }))![1]);
-      expect(used).toBeGreaterThanOrEqual(50);
+      // Stopped at the limit, which counts the reserve ((100 - 50) / 4 = 12.5%), then the reserve was freed.
+      expect(used).toBeGreaterThanOrEqual(50 - 13);
       expect(used).toBeLessThan(100); // stopped well before the volume ran out
+      expect(existsSync(join(volume, '.mustgather-reserve'))).toBe(false);
+    } finally {
+      execFileSync('umount', [volume]);
+    }
+  });
+
+  it.skipIf(!canMount).concurrent('keeps room for the result and the archive when a gather fills the volume faster than the guard looks', async () => {
+    const volume = join(root, 'tmpfs-fast');
+    mkdirSync(volume);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4M', 'tmpfs', volume]);
+    try {
+      const fill = script('fast-fill.sh', `i=0; while head -c 65536 /dev/zero > ${volume}/blob-$i; do i=$((i + 1)); done; sleep 30`);
+      const run = await gather([fill], { MUST_GATHER_CHECK_INTERVAL_SECONDS: '0.5' }, volume);
+      expect(run.result.state).toBe('VolumeFull');
+      expect(readFileSync(join(volume, 'gather-result.json'), 'utf8')).toContain('"VolumeFull"');
+      const free = Number(execFileSync('df', ['-Pk', volume], { encoding: 'utf8' }).trim().split('\n').at(-1)!.split(/\s+/)[3]);
+      // The reserve for the default limit (70%): (100 - 70) / 4 = 7.5% of 4 MiB, about 300 KiB, free again.
+      expect(free).toBeGreaterThan(250);
     } finally {
       execFileSync('umount', [volume]);
     }

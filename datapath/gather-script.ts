@@ -19,7 +19,7 @@
  * Environment, from the chart: MUST_GATHER_IMAGE, MUST_GATHER_INDEX, MUST_GATHER_TIMEOUT_SECONDS,
  * MUST_GATHER_VOLUME_PERCENTAGE, MUST_GATHER_SINCE (exported to the gather only when not empty), NODE_NAME, POD_NAME.
  * Overrides for tests: MUST_GATHER_OUTPUT (default /must-gather), MUST_GATHER_TERMINATION_LOG (default
- * /dev/termination-log), MUST_GATHER_CHECK_INTERVAL_SECONDS (volume check period, default 5),
+ * /dev/termination-log), MUST_GATHER_CHECK_INTERVAL_SECONDS (volume check period, default 1),
  * MUST_GATHER_KILL_GRACE_SECONDS (SIGTERM to SIGKILL, default 10), MUST_GATHER_DF (the df command, default df).
  */
 export const GATHER_SCRIPT = `# mustgather-gather: runs one must-gather image's gather command in the report pod; see datapath/gather-script.ts.
@@ -28,7 +28,7 @@ out=\${MUST_GATHER_OUTPUT:-/must-gather}
 termination_log=\${MUST_GATHER_TERMINATION_LOG:-/dev/termination-log}
 timeout_seconds=\${MUST_GATHER_TIMEOUT_SECONDS:-600}
 volume_percentage=\${MUST_GATHER_VOLUME_PERCENTAGE:-70}
-check_interval=\${MUST_GATHER_CHECK_INTERVAL_SECONDS:-5}
+check_interval=\${MUST_GATHER_CHECK_INTERVAL_SECONDS:-1}
 kill_grace=\${MUST_GATHER_KILL_GRACE_SECONDS:-10}
 df_command=\${MUST_GATHER_DF:-df}
 index=\${MUST_GATHER_INDEX:-0}
@@ -60,6 +60,16 @@ say "running $* (image \${MUST_GATHER_IMAGE:-unknown}, timeout \${timeout_second
 # The gather runs under timeout(1), which makes it the leader of its own process group: the guard and the clean-up
 # below stop the gather and everything it started by signalling that group. Its output reaches the container log and
 # gather.log through a FIFO read by tee, which outlives the group.
+# A gather can fill the volume between two looks of the guard (a fast writer does it in a second). The reserve, a
+# file written now and deleted as soon as the gather ends, keeps room for what must come after: this gather's
+# result and the archive of everything. It counts towards the volume percentage: (100 - limit) / 4 percent of the
+# volume, at most 256 MiB, so the limit still leaves the archive most of the rest.
+reserve=$out/.mustgather-reserve
+reserve_fields=($("$df_command" -P "$out" 2> /dev/null | tail -n 1))
+reserve_kib=$(( \${reserve_fields[1]:-0} * (100 - volume_percentage) / 400 ))
+(( reserve_kib <= 262144 )) || reserve_kib=262144
+(( reserve_kib <= 0 )) || head -c "$(( reserve_kib * 1024 ))" /dev/zero > "$reserve" 2> /dev/null || true
+
 mkfifo "$work/output"
 tee -a "$log" < "$work/output" &
 tee_pid=$!
@@ -90,6 +100,7 @@ guard_pid=$!
 
 wait "$gather_pid" 2> /dev/null
 status=$?
+rm -f "$reserve"
 kill "$guard_pid" 2> /dev/null
 wait "$guard_pid" 2> /dev/null
 # Whatever the gather left running would hold the FIFO open; the container's end would kill it anyway.

@@ -187,7 +187,7 @@ function troubledContainer(pod: PodView): { name: string; image: string; reason:
 function stepOf(name: string, images: readonly string[]): { words: string; failure: string } {
   const gather = /^gather-(\d+)$/.exec(name);
   if (gather) return { words: `gather with ${describeImage(images, Number(gather[1]))}`, failure: 'PodFailed' };
-  if (name === CONTAINERS.archive) return { words: 'the compress step', failure: 'ArchiveFailed' };
+  if (name === CONTAINERS.archive) return { words: 'compress step', failure: 'ArchiveFailed' };
   return { words: `container ${name}`, failure: 'ServerFailed' };
 }
 

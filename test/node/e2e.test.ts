@@ -44,7 +44,8 @@ function readyOf(report: MustGatherReport | undefined): { status?: string; reaso
   return report?.status?.conditions?.find((c) => c.type === 'Ready') ?? {};
 }
 
-async function eventually<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
+/** Polls `probe` until it returns something; `what` is read when giving up, so it can describe the state then. */
+async function eventually<T>(what: string | (() => string), timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -54,7 +55,9 @@ async function eventually<T>(what: string, timeoutMs: number, probe: () => Promi
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    }
     await sleep(250);
   }
 }
@@ -79,7 +82,11 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   const create = (name: string, spec: MustGatherReportSpec) =>
     admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
   const waitReady = (name: string, timeoutMs = 180_000) =>
-    eventually(`report ${name} to be Ready (log: ${operatorLog.slice(-2000)})`, timeoutMs, async () => readyOf(report(name)).status === 'True' && report(name));
+    eventually(
+      () => `report ${name} to be Ready; it is ${JSON.stringify(readyOf(report(name)))}, gathers ${JSON.stringify(report(name)?.status?.gathers)}; operator log:\n${operatorLog.slice(-1500)}`,
+      timeoutMs,
+      async () => readyOf(report(name)).status === 'True' && report(name),
+    );
   const kubeEnv = () => ({ KUBECONFIG: cluster.kubeconfig });
 
   beforeAll(async () => {
@@ -101,7 +108,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     await informer.waitForSync();
     operator = spawn(
       process.execPath,
-      ['--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '-v'],
+      ['--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '--start-timeout', '40s', '-v'],
       { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: cluster.images.operator } },
     );
     for (const stream of [operator.stdout!, operator.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (operatorLog = (operatorLog + d).slice(-200_000)));

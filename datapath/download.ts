@@ -300,11 +300,15 @@ export function kubePortForward(kc: KubeConfig): (target: ForwardTarget) => Prom
       sockets.add(socket);
       socket.on('close', () => sockets.delete(socket));
       socket.on('error', () => undefined); // the download sees the cut; lastError says why
-      // The pod writes why a forward failed (nothing listening, say) on the error stream.
+      // The pod writes why a forward failed (nothing listening, say) on the error stream. Its first frame carries only
+      // the port number, which client-node strips and still passes on, empty: that one is not an error.
       const errors = new Writable({
         write(chunk: Buffer, _encoding, done) {
-          lastError = new Error(chunk.toString('utf8').trim());
-          socket.destroy();
+          const message = chunk.toString('utf8').trim();
+          if (message) {
+            lastError = new Error(message);
+            socket.destroy();
+          }
           done();
         },
       });

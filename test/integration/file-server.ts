@@ -1,18 +1,25 @@
 /**
  * What the file-server integration tests share: the server's own identity (what the chart grants its service
- * account: `system:auth-delegator` and creating Events in the report's namespace) and real callers (service-account
- * tokens from TokenRequest, users bound to cluster roles).
+ * account: `system:auth-delegator` and creating Events in the report's namespace, held by a service account as in the
+ * chart) and real callers (service-account tokens from TokenRequest, users bound to cluster roles).
  */
-import { inject } from 'vitest';
-import { mintUserFromDir } from '../../controlplane/index.js';
+import { createSign, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { tokenKubeConfig } from './helpers.js';
 
 const rbac = 'rbac.authorization.k8s.io';
 
-/** A client for a fresh user holding exactly the file server's permissions in `namespace`; its name and kubeconfig. */
-export async function fileServerIdentity(admin: KubeClient, namespace: string): Promise<{ client: KubeClient; username: string; kubeconfigPath: string }> {
-  const username = `file-server-${namespace}`;
-  await bindUser(admin, namespace, username, 'system:auth-delegator');
+/**
+ * A client for a fresh service account `file-server` in `namespace` holding exactly the file server's permissions
+ * (what the chart grants the report pod's service account), with a TokenRequest token, so it works on an existing
+ * cluster too; its username and a kubeconfig file for it (`dir`, or a temporary directory).
+ */
+export async function fileServerIdentity(admin: KubeClient, namespace: string, dir?: string): Promise<{ client: KubeClient; username: string; kubeconfigPath: string }> {
+  const name = 'file-server';
+  const token = await serviceAccountToken(admin, namespace, name, { clusterRole: 'system:auth-delegator', clusterWide: true });
   await admin.create({
     apiVersion: `${rbac}/v1`, kind: 'Role', metadata: { name: 'record-downloads', namespace },
     rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }],
@@ -20,10 +27,12 @@ export async function fileServerIdentity(admin: KubeClient, namespace: string): 
   await admin.create({
     apiVersion: `${rbac}/v1`, kind: 'RoleBinding', metadata: { name: 'record-downloads', namespace },
     roleRef: { apiGroup: rbac, kind: 'Role', name: 'record-downloads' },
-    subjects: [{ apiGroup: rbac, kind: 'User', name: username }],
+    subjects: [{ kind: 'ServiceAccount', name, namespace }],
   } as unknown as KubeObject);
-  const user = await mintUserFromDir(inject('controlPlaneDir'), username);
-  return { client: new KubeClient(user.kubeConfig), username, kubeconfigPath: user.kubeconfigPath };
+  const kubeConfig = tokenKubeConfig(token, name);
+  const kubeconfigPath = join(dir ?? mkdtempSync(join(tmpdir(), 'file-server-')), `${name}.kubeconfig`);
+  writeFileSync(kubeconfigPath, kubeConfig.exportConfig(), { mode: 0o600 });
+  return { client: new KubeClient(kubeConfig), username: `system:serviceaccount:${namespace}:${name}`, kubeconfigPath };
 }
 
 /** Binds `user` to a ClusterRole cluster-wide (the binding is named after the namespace, which the test owns). */
@@ -52,4 +61,20 @@ export async function serviceAccountToken(admin: KubeClient, namespace: string, 
     body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
   });
   return answer.status.token;
+}
+
+/**
+ * A service-account JWT signed with a cluster's own signing key (`saKeyFile`, ES256), expired an hour ago: what
+ * TokenRequest refuses to mint (it refuses short lifetimes), yet the right issuer, audience and signature.
+ */
+export function expiredServiceAccountToken(issuer: string, saKeyFile: string, namespace: string, sa: string): string {
+  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64({ alg: 'ES256', typ: 'JWT' });
+  const claims = b64({
+    iss: issuer, aud: [issuer], sub: `system:serviceaccount:${namespace}:${sa}`, iat: now - 7200, nbf: now - 7200, exp: now - 3600,
+    'kubernetes.io': { namespace, serviceaccount: { name: sa, uid: randomBytes(16).toString('hex') } },
+  });
+  const signature = createSign('SHA256').update(`${header}.${claims}`).sign({ key: readFileSync(saKeyFile), dsaEncoding: 'ieee-p1363' });
+  return `${header}.${claims}.${signature.toString('base64url')}`;
 }

@@ -3,11 +3,15 @@
  * bearer tokens, the cluster's client CA for certificates, SubjectAccessReview for the download access. Real
  * identities (service-account tokens from TokenRequest, client certificates from the local CA, a hand-signed expired
  * token), a real HTTPS client, and the API server's audit log to count the reviews the server made.
+ *
+ * On an existing cluster (USE_EXISTING_CLUSTER=true) the tests that need the local CA (client certificates), its
+ * signing key or its audit log do not run; the rest do (the file server's identity is a service account, its client
+ * CA the cluster's own from kube-system/extension-apiserver-authentication, its serving CA a fresh one).
  */
 import { spawn } from 'node:child_process';
-import { createSign, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,13 +25,13 @@ import { DELEGATED_AUTH_DEFAULTS, DelegatedAuth, type DelegatedAuthOptions } fro
 import { createFileServer, DOWNLOAD_REASONS, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
 import { RESOURCES } from '../../reconciler/resources.js';
-import { bindUser, fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, createReport, eventually, testNamespace } from './helpers.js';
+import { bindUser, expiredServiceAccountToken, fileServerIdentity, serviceAccountToken } from './file-server.js';
+import { adminClient, clusterClientCa, createReport, eventually, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 const pki = () => join(inject('controlPlaneDir'), 'pki');
 const work = mkdtempSync(join(tmpdir(), 'serve-auth-'));
 const archive = randomBytes(2 * 1024 * 1024 + 77);
-const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: '' };
+const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt') };
 let admin: KubeClient;
 let namespace: string;
 let serverUser: string;
@@ -93,32 +97,20 @@ async function settledTokenReviews(): Promise<number> {
   }
 }
 
-/** A service-account JWT signed with the control plane's own signing key, expired an hour ago. */
-function expiredServiceAccountToken(server: string, sa: string): string {
-  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const header = b64({ alg: 'ES256', typ: 'JWT' });
-  const claims = b64({
-    iss: server, aud: [server], sub: `system:serviceaccount:${namespace}:${sa}`, iat: now - 7200, nbf: now - 7200, exp: now - 3600,
-    'kubernetes.io': { namespace, serviceaccount: { name: sa, uid: randomBytes(16).toString('hex') } },
-  });
-  const signature = createSign('SHA256').update(`${header}.${claims}`).sign({ key: readFileSync(join(pki(), PKI_FILES.saKey)), dsaEncoding: 'ieee-p1363' });
-  return `${header}.${claims}.${signature.toString('base64url')}`;
-}
-
 beforeAll(async () => {
   admin = adminClient();
   namespace = await testNamespace(admin, 'auth');
   writeFileSync(join(work, 'must-gather.tar.gz'), archive);
   writeFileSync(join(work, 'must-gather.tar.gz.sha256'), 'abc  must-gather.tar.gz\n');
-  const ca = await loadCA(pki());
+  const ca = await createCA('serve-auth-serving-ca');
   const serving = await issueServingCert(ca);
   servingCa = ca.cert;
   writeFileSync(tls.certFile, serving.cert);
   writeFileSync(tls.keyFile, serving.key);
-  tls.clientCaFile = join(pki(), PKI_FILES.caCert);
+  // The cluster's client CA, where the operator reads it for the report pod.
+  writeFileSync(tls.clientCaFile, await clusterClientCa(admin));
   // The file server's own identity holds what the chart grants its service account, and nothing more.
-  ({ client: serverClient, username: serverUser, kubeconfigPath: serverKubeconfig } = await fileServerIdentity(admin, namespace));
+  ({ client: serverClient, username: serverUser, kubeconfigPath: serverKubeconfig } = await fileServerIdentity(admin, namespace, work));
   reportUid = (await createReport(admin, namespace, 'r', { images: ['quay.io/a/must-gather:v1'] })).metadata.uid!;
 });
 
@@ -136,7 +128,7 @@ describe('file server: delegated authentication and authorization', () => {
   beforeAll(async () => {
     port = await serve();
     adminToken = await serviceAccountToken(admin, namespace, 'admin', { clusterRole: 'cluster-admin', clusterWide: true });
-    adminCert = await issueClientCert(await loadCA(pki()), `cert-admin-${namespace}`, ['system:masters']);
+    if (LOCAL_CLUSTER) adminCert = await issueClientCert(await loadCA(pki()), `cert-admin-${namespace}`, ['system:masters']);
   });
 
   it('serves a cluster admin\'s token the exact bytes, and ranges', async () => {
@@ -149,7 +141,7 @@ describe('file server: delegated authentication and authorization', () => {
     expect((await get(port, '/', { token: adminToken })).body.toString()).toContain(`must-gather report ${namespace}/r`);
   });
 
-  it('serves a cluster admin\'s client certificate (system:masters) and one bound to cluster-admin', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('serves a cluster admin\'s client certificate (system:masters) and one bound to cluster-admin', 'its CA'), async () => {
     const masters = await get(port, '/must-gather.tar.gz', { cert: adminCert });
     expect(masters.status).toBe(200);
     expect(masters.body.equals(archive)).toBe(true);
@@ -167,16 +159,27 @@ describe('file server: delegated authentication and authorization', () => {
       rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['*'] }],
     } as unknown as KubeObject);
     const podsOnly = await serviceAccountToken(admin, namespace, 'pods-only', { clusterRole: `${namespace}-pods-only`, clusterWide: true });
+    await expectForbidden([
+      [`system:serviceaccount:${namespace}:ns-admin`, { token: namespaceAdmin }],
+      [`system:serviceaccount:${namespace}:pods-only`, { token: podsOnly }],
+      // Identity headers are not identities: the service account stays itself.
+      [`system:serviceaccount:${namespace}:pods-only`, { token: podsOnly, headers: { 'X-Remote-User': 'system:admin', 'X-Remote-Group': 'system:masters', 'Impersonate-User': 'system:admin', 'X-Forwarded-User': 'system:admin', 'X-Forwarded-Access-Token': adminToken } }],
+    ]);
+  });
+
+  it.runIf(LOCAL_CLUSTER)(localOnly('refuses a client certificate of a user who is not a cluster admin with 403, identity headers or not', 'its CA'), async () => {
     const viewer = `viewer-${namespace}`;
     await bindUser(admin, namespace, viewer, 'view');
     const viewerCert = await issueClientCert(await loadCA(pki()), viewer, ['some-team']);
-    const cases: [string, Caller][] = [
-      [`system:serviceaccount:${namespace}:ns-admin`, { token: namespaceAdmin }],
-      [`system:serviceaccount:${namespace}:pods-only`, { token: podsOnly }],
+    await expectForbidden([
       [viewer, { cert: viewerCert }],
       // Identity headers are not identities: the viewer stays the viewer.
       [viewer, { cert: viewerCert, headers: { 'X-Remote-User': 'system:admin', 'X-Remote-Group': 'system:masters', 'Impersonate-User': 'system:admin', 'X-Forwarded-User': 'system:admin', 'X-Forwarded-Access-Token': adminToken } }],
-    ];
+    ]);
+  });
+
+  /** Each caller gets 403 and one line naming it, on every path. */
+  async function expectForbidden(cases: [string, Caller][]): Promise<void> {
     for (const [user, caller] of cases) {
       for (const path of ['/must-gather.tar.gz', '/must-gather.tar.gz.sha256', '/']) {
         const answer = await get(port, path, caller);
@@ -184,30 +187,10 @@ describe('file server: delegated authentication and authorization', () => {
         expect(answer.body.toString()).toBe(`user "${user}" may not * * (group *) cluster-wide\n`);
       }
     }
-  });
+  }
 
-  it('refuses callers without valid credentials with 401 and no bytes', async () => {
-    const deleted = await serviceAccountToken(admin, namespace, 'deleted', { clusterRole: 'cluster-admin', clusterWide: true });
-    await admin.delete({ kind: 'ServiceAccount', namespace, name: 'deleted' });
-    // Wait until the API server itself no longer accepts the token (its service-account informer has seen the delete).
-    await eventually(async () => !(await admin.request<{ status: { authenticated?: boolean } }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
-      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: deleted } },
-    })).status.authenticated, 'the deleted account\'s token to be refused');
-    await serviceAccountToken(admin, namespace, 'expired', { clusterRole: 'cluster-admin', clusterWide: true });
-    const server = kubeConfigServer();
-    const strangerCert = await issueClientCert(await createCA('another-ca'), 'system:admin', ['system:masters']);
-    const cases: [string, Caller][] = [
-      ['no credentials', {}],
-      ['identity headers only', { headers: { 'X-Remote-User': 'system:admin', 'X-Remote-Group': 'system:masters', 'Impersonate-User': 'system:admin', 'X-Forwarded-User': 'admin' } }],
-      ['a garbage token', { token: 'garbage' }],
-      ['a deleted service account\'s token', { token: deleted }],
-      ['an expired token signed with the cluster\'s key', { token: expiredServiceAccountToken(server, 'expired') }],
-      ['a certificate from another CA', { cert: strangerCert }],
-      ['an expired certificate of the cluster\'s CA', { cert: await issueClientCert(await loadCA(pki()), 'system:admin', ['system:masters'], -1) }],
-      ['a token that is not printable ASCII', { headers: { Authorization: 'Bearer abc\u00e9def' } }],
-      ['a 9 KiB token', { token: 'a'.repeat(9 * 1024) }],
-      ['a Basic login', { headers: { Authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } }],
-    ];
+  /** Each caller gets 401, one line and no bytes, on every path. */
+  async function expectUnauthenticated(cases: [string, Caller][]): Promise<void> {
     for (const [what, caller] of cases) {
       for (const path of ['/must-gather.tar.gz', '/']) {
         const answer = await get(port, path, caller).catch((err: Error) => ({ status: 0, body: Buffer.from(err.message) }));
@@ -216,6 +199,34 @@ describe('file server: delegated authentication and authorization', () => {
         expect(answer.body.toString().trim().split('\n')).toHaveLength(1);
       }
     }
+  }
+
+  it('refuses callers without valid credentials with 401 and no bytes', async () => {
+    const deleted = await serviceAccountToken(admin, namespace, 'deleted', { clusterRole: 'cluster-admin', clusterWide: true });
+    await admin.delete({ kind: 'ServiceAccount', namespace, name: 'deleted' });
+    // Wait until the API server itself no longer accepts the token (its service-account informer has seen the delete).
+    await eventually(async () => !(await admin.request<{ status: { authenticated?: boolean } }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token: deleted } },
+    })).status.authenticated, 'the deleted account\'s token to be refused');
+    const strangerCert = await issueClientCert(await createCA('another-ca'), 'system:admin', ['system:masters']);
+    await expectUnauthenticated([
+      ['no credentials', {}],
+      ['identity headers only', { headers: { 'X-Remote-User': 'system:admin', 'X-Remote-Group': 'system:masters', 'Impersonate-User': 'system:admin', 'X-Forwarded-User': 'admin' } }],
+      ['a garbage token', { token: 'garbage' }],
+      ['a deleted service account\'s token', { token: deleted }],
+      ['a certificate from another CA', { cert: strangerCert }],
+      ['a token that is not printable ASCII', { headers: { Authorization: 'Bearer abc\u00e9def' } }],
+      ['a 9 KiB token', { token: 'a'.repeat(9 * 1024) }],
+      ['a Basic login', { headers: { Authorization: `Basic ${Buffer.from('admin:admin').toString('base64')}` } }],
+    ]);
+  });
+
+  it.runIf(LOCAL_CLUSTER)(localOnly('refuses an expired token signed with the cluster\'s key and an expired certificate of its CA with 401', 'its signing key and CA'), async () => {
+    await serviceAccountToken(admin, namespace, 'expired', { clusterRole: 'cluster-admin', clusterWide: true });
+    await expectUnauthenticated([
+      ['an expired token signed with the cluster\'s key', { token: expiredServiceAccountToken(kubeConfigServer(), join(pki(), PKI_FILES.saKey), namespace, 'expired') }],
+      ['an expired certificate of the cluster\'s CA', { cert: await issueClientCert(await loadCA(pki()), 'system:admin', ['system:masters'], -1) }],
+    ]);
   });
 
   it('leaves /healthz open', async () => {
@@ -224,7 +235,7 @@ describe('file server: delegated authentication and authorization', () => {
     expect(answer.body.toString()).toBe('ok\n');
   });
 
-  it('records each download with its user, range and bytes: a JSON line and an Event on the report', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('records each download with its user, range and bytes: a JSON line and an Event on the report', 'its CA'), async () => {
     logLines.length = 0;
     await get(port, '/must-gather.tar.gz', { token: adminToken, headers: { Range: 'bytes=100-199' } });
     await get(port, '/must-gather.tar.gz', { cert: adminCert });
@@ -246,7 +257,7 @@ describe('file server: delegated authentication and authorization', () => {
     expect(events[0]).toMatchObject({ type: 'Normal', involvedObject: { apiVersion: 'mustgather.openshift.io/v1alpha1', kind: 'MustGatherReport', name: 'r', namespace, uid: reportUid } });
   });
 
-  it('remembers a decision for a while: a second request within the TTL makes no TokenReview', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('remembers a decision for a while: a second request within the TTL makes no TokenReview', 'its audit log'), async () => {
     const fresh = await serve();
     const token = await serviceAccountToken(admin, namespace, 'cached', { clusterRole: 'cluster-admin', clusterWide: true });
     const before = await settledTokenReviews();
@@ -257,7 +268,7 @@ describe('file server: delegated authentication and authorization', () => {
     expect(await settledTokenReviews()).toBe(before + 1);
   });
 
-  it('does not let a flood of garbage tokens flood the API server', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('does not let a flood of garbage tokens flood the API server', 'its audit log'), async () => {
     const fresh = await serve();
     const before = await settledTokenReviews();
     const started = performance.now();
@@ -294,7 +305,8 @@ describe('file server: delegated authentication and authorization', () => {
       currentContext: 'gone',
     });
     const unreachable = await serve({ client: new KubeClient(kc) });
-    for (const caller of [{ token: adminToken }, { cert: adminCert }, { token: adminToken }]) {
+    // A client certificate of the local CA too, where it is at hand: it takes the API server as much as a token.
+    for (const caller of [{ token: adminToken }, ...(LOCAL_CLUSTER ? [{ cert: adminCert }] : []), { token: adminToken }]) {
       const answer = await get(unreachable, '/must-gather.tar.gz', caller);
       expect(answer.status).toBe(503);
       expect(answer.body.toString()).toBe('cannot check credentials with the Kubernetes API right now; retry later\n');

@@ -9,6 +9,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,12 +19,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
-import { repoRoot } from '../../controlplane/binaries.js';
+import { ensureBinaries, repoRoot } from '../../controlplane/binaries.js';
+import { mintUserFromDir } from '../../controlplane/controlplane.js';
+import { createCA, issueClientCert, PKI_FILES } from '../../controlplane/pki.js';
+import { expiredServiceAccountToken, serviceAccountToken } from '../integration/file-server.js';
 import { nodeDir } from '../../controlplane/node.js';
 import { Informer } from '../../reconciler/informer.js';
 import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
 import { RESOURCES } from '../../reconciler/resources.js';
-import { NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
+import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
 
 const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');
 
@@ -145,8 +149,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
 
     const out = path.join(work, 'two-images.tar.gz');
     const result = await mustgather(['download', 'two-images', '-n', namespace, '-o', out, '--timeout', '1m'], kubeEnv());
-    expect(result.stderr + result.stdout).not.toMatch(/error/i);
-    expect(result.code).toBe(0);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
     const bytes = readFileSync(out);
     expect(bytes.length).toBe(ready.status?.archive?.sizeBytes);
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(ready.status?.archive?.sha256);
@@ -204,6 +207,132 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     const names = reportObjectNames(ready.metadata);
     await eventually('the report to expire', 150_000, async () => report('times-out') === undefined);
     await expectNothingLeft(names, 120_000);
+  });
+
+  describe('who may download, with real identities, on the pod itself and through mustgather download', () => {
+    let ready: MustGatherReport;
+    let local: { port: number; host: string; ca: string };
+    let forward: ChildProcess;
+    let adminToken: string;
+
+    /** One HTTPS request to the report pod's file server through the port-forward. */
+    const get = (caller: { token?: string; cert?: { cert: string; key: string }; range?: string } = {}) =>
+      new Promise<{ status: number; body: Buffer }>((resolve, reject) => {
+        const req = httpsRequest(
+          {
+            host: '127.0.0.1', port: local.port, servername: local.host, path: '/must-gather.tar.gz', ca: local.ca,
+            headers: { host: local.host, ...(caller.token !== undefined ? { authorization: `Bearer ${caller.token}` } : {}), ...(caller.range ? { range: caller.range } : {}) },
+            ...(caller.cert ? { cert: caller.cert.cert, key: caller.cert.key } : {}),
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+          },
+        );
+        req.on('error', reject);
+        req.end();
+      });
+
+    beforeAll(async () => {
+      ready = await waitReady('two-images');
+      const names = reportObjectNames(ready.metadata);
+      const host = new URL(ready.status!.report_url!).hostname;
+      const kubectl = cluster.local ? (await ensureBinaries()).kubectl! : 'kubectl';
+      forward = spawn(kubectl, ['--kubeconfig', cluster.kubeconfig, '-n', names.namespace, 'port-forward', `pod/${names.main}`, ':8443'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const port = await new Promise<number>((resolve, reject) => {
+        forward.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          const m = /127\.0\.0\.1:(\d+)/.exec(d);
+          if (m) resolve(Number(m[1]));
+        });
+        forward.on('exit', (code) => reject(new Error(`kubectl port-forward exited (${code})`)));
+      });
+      local = { port, host, ca: ready.status!.caBundle! };
+      adminToken = await serviceAccountToken(admin, namespace, 'e2e-admin', { clusterRole: 'cluster-admin', clusterWide: true });
+    });
+    afterAll(() => void forward?.kill());
+
+    it('a cluster-admin token gets the exact bytes, and a range of them', async () => {
+      const whole = await get({ token: adminToken });
+      expect(whole.status).toBe(200);
+      expect(createHash('sha256').update(whole.body).digest('hex')).toBe(ready.status?.archive?.sha256);
+      const part = await get({ token: adminToken, range: 'bytes=10-109' });
+      expect(part.status).toBe(206);
+      expect(part.body.equals(whole.body.subarray(10, 110))).toBe(true);
+    });
+
+    it.runIf(!EXISTING)('a cluster-admin client certificate gets the exact bytes', async () => {
+      const user = await mintUserFromDir(cluster.dataDir, 'e2e-cert-admin', ['system:masters']);
+      const kc = user.kubeConfig.getCurrentUser()!;
+      const cert = { cert: Buffer.from(kc.certData!, 'base64').toString(), key: Buffer.from(kc.keyData!, 'base64').toString() };
+      const answer = await get({ cert });
+      expect(answer.status).toBe(200);
+      expect(createHash('sha256').update(answer.body).digest('hex')).toBe(ready.status?.archive?.sha256);
+    });
+
+    it('an admin of the report\'s namespace, a view user and a service account with every verb on pods get 403 and no bytes', async () => {
+      await admin.create({
+        apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: `${namespace}-pods-only` },
+        rules: [{ apiGroups: [''], resources: ['pods', 'pods/log', 'pods/exec', 'pods/portforward'], verbs: ['*'] }],
+      } as KubeObject);
+      const callers = {
+        'namespace admin': await serviceAccountToken(admin, namespace, 'ns-admin', { clusterRole: 'admin', clusterWide: false }),
+        viewer: await serviceAccountToken(admin, namespace, 'viewer', { clusterRole: 'view', clusterWide: true }),
+        'every verb on pods': await serviceAccountToken(admin, namespace, 'pods-only', { clusterRole: `${namespace}-pods-only`, clusterWide: true }),
+      };
+      for (const [who, token] of Object.entries(callers)) {
+        const answer = await get({ token });
+        expect({ who, status: answer.status }).toEqual({ who, status: 403 });
+        expect(answer.body.toString()).toMatch(/may not/);
+        expect(answer.body.includes(Buffer.from([0x1f, 0x8b]))).toBe(false);
+      }
+      // Through mustgather download: one line naming who was refused and why, and no file.
+      const out = path.join(work, 'refused.tar.gz');
+      const refused = await mustgather(['download', 'two-images', '-n', namespace, '-o', out, '--token', callers.viewer], kubeEnv());
+      expect(refused.code).not.toBe(0);
+      // The refusal is one line (the lines before it say which way the download went).
+      const refusal = refused.stderr.trim().split('\n').filter((l) => l.startsWith('mustgather download:'));
+      expect(refusal).toHaveLength(1);
+      expect(refusal[0]).toMatch(/system:serviceaccount:[^:]+:viewer" may not/);
+      expect(readdirSync(work).filter((f) => f.startsWith('refused'))).toEqual([]);
+      // ... and the admin token given with --token downloads.
+      const allowed = await mustgather(['download', 'two-images', '-n', namespace, '-o', path.join(work, 'by-token.tar.gz'), '--token', adminToken], kubeEnv());
+      expect(allowed.code).toBe(0);
+    });
+
+    it('no credentials, a garbage token, a deleted service account\'s token, an expired token and another CA\'s certificate get no bytes', async () => {
+      const gone = await serviceAccountToken(admin, namespace, 'deleted', { clusterRole: 'cluster-admin', clusterWide: true });
+      await admin.delete({ kind: 'ServiceAccount', namespace, name: 'deleted' });
+      const other = await createCA('another-ca');
+      const callers: [string, Parameters<typeof get>[0]][] = [
+        ['no credentials', {}],
+        ['a garbage token', { token: 'not-a-token' }],
+        ['a deleted service account\'s token', { token: gone }],
+        ['a certificate from another CA', { cert: await issueClientCert(other, 'system:admin', ['system:masters']) }],
+      ];
+      if (cluster.local) {
+        const issuer = new KubeConfig();
+        issuer.loadFromFile(cluster.kubeconfig);
+        const token = expiredServiceAccountToken(issuer.getCurrentCluster()!.server, path.join(cluster.dataDir, 'pki', PKI_FILES.saKey), namespace, 'e2e-admin');
+        callers.push(['an expired token signed with the cluster\'s key', { token }]);
+      }
+      for (const [who, caller] of callers) {
+        const answer = await get(caller).catch((err: Error) => ({ status: -1, body: Buffer.from(err.message) }));
+        // 401, or the TLS handshake refused.
+        expect({ who, refused: answer.status === 401 || answer.status === -1 }).toEqual({ who, refused: true });
+        expect(answer.body.includes(Buffer.from([0x1f, 0x8b]))).toBe(false);
+      }
+    });
+
+    it('every download is recorded as an Event on the report, with the user, range and bytes', async () => {
+      const events = await eventually('Downloaded events', 30_000, async () => {
+        const list = await admin.request<{ items: { reason: string; message: string; involvedObject: { name: string; kind: string } }[] }>('GET', `/api/v1/namespaces/${namespace}/events`);
+        const downloads = list.items.filter((e) => e.involvedObject.kind === KIND && e.involvedObject.name === 'two-images' && e.reason === 'Downloaded');
+        return downloads.length >= 3 && downloads;
+      });
+      expect(events.map((e) => e.message).join('\n')).toMatch(/system:serviceaccount:[^:]+:e2e-admin/);
+      expect(events.map((e) => e.message).join('\n')).toMatch(/bytes=10-109|10-109/);
+    });
   });
 
   async function expectNothingLeft(names: ReturnType<typeof reportObjectNames>, timeoutMs: number): Promise<void> {

@@ -209,6 +209,28 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     await expectNothingLeft(names, 120_000);
   });
 
+  it.runIf(!EXISTING)('pods reach the API server through its Service address, and nothing else of the host', async () => {
+    type NodeView = { status: { addresses: { type: string; address: string }[]; daemonEndpoints: { kubeletEndpoint: { Port: number } } } };
+    const node = (await admin.request<{ items: NodeView[] }>('GET', '/api/v1/nodes')).items[0]!.status;
+    const nodeIp = node.addresses.find((a) => a.type === 'InternalIP')!.address;
+    const targets = ['10.96.0.1/443', `${nodeIp}/${node.daemonEndpoints.kubeletEndpoint.Port}`, `${nodeIp}/22`];
+    const probe = (target: string) => `if timeout 3 bash -c '</dev/tcp/${target}'; then echo "${target} open"; else echo "${target} closed"; fi`;
+    await admin.create({
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'reach', namespace },
+      spec: {
+        restartPolicy: 'Never',
+        containers: [{
+          name: 'probe', image: cluster.images.ok, imagePullPolicy: 'IfNotPresent', command: ['bash', '-c'],
+          args: [`{ ${targets.map(probe).join('; ')}; } > /dev/termination-log`],
+        }],
+      },
+    } as KubeObject);
+    type PodView = { status?: { containerStatuses?: { state?: { terminated?: { message?: string } } }[] } };
+    const message = await eventually('the probe pod to finish', 60_000, async () =>
+      (await admin.get<PodView>({ kind: 'Pod', namespace, name: 'reach' }))?.status?.containerStatuses?.[0]?.state?.terminated?.message);
+    expect(message.trim().split('\n')).toEqual([`${targets[0]} open`, `${targets[1]} closed`, `${targets[2]} closed`]);
+  });
+
   describe('who may download, with real identities, on the pod itself and through mustgather download', () => {
     let ready: MustGatherReport;
     let local: { port: number; host: string; ca: string };

@@ -71,18 +71,20 @@ function printEnv(r: Running): void {
   process.stdout.write(`export KUBECONFIG=${shellQuote(r.kubeconfigPath)}\n`);
 }
 
+/** What `up` takes and hands on to the background `serve`. */
+const CLUSTER_OPTIONS = {
+  'no-controllers': { type: 'boolean', default: false },
+  'no-crds': { type: 'boolean', default: false },
+  'crd-dir': { type: 'string' },
+  node: { type: 'boolean', default: false },
+  'pod-cidr': { type: 'string' },
+  'service-cidr': { type: 'string' },
+} as const;
+
 async function up(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     args,
-    {
-      'no-controllers': { type: 'boolean', default: false },
-      'no-crds': { type: 'boolean', default: false },
-      'crd-dir': { type: 'string' },
-      node: { type: 'boolean', default: false },
-      'pod-cidr': { type: 'string' },
-      'service-cidr': { type: 'string' },
-      timeout: { type: 'string', default: '1800' },
-    },
+    { ...CLUSTER_OPTIONS, timeout: { type: 'string', default: '1800' } },
     HELP,
   );
   if (!parsed) return 0;
@@ -152,14 +154,7 @@ async function up(args: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(
     args,
-    {
-      'no-controllers': { type: 'boolean', default: false },
-      'no-crds': { type: 'boolean', default: false },
-      'crd-dir': { type: 'string' },
-      node: { type: 'boolean', default: false },
-      'pod-cidr': { type: 'string' },
-      'service-cidr': { type: 'string' },
-    },
+    CLUSTER_OPTIONS,
     'Usage: mustgather controlplane serve (internal: runs the control plane in the foreground until SIGTERM)',
   );
   if (!parsed) return 0;

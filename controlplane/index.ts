@@ -87,7 +87,3 @@ export async function readAuditEvents(auditLogPath: string, filter?: (e: AuditEv
   }
   return events;
 }
-export {
-  /** Builds (or finds, via OAUTH_PROXY_BINARY) the oauth-proxy binary for the download-protection tests. */
-  ensureOAuthProxy,
-} from './oauth-proxy.js';

@@ -3,8 +3,7 @@
  * of the real `mustgather run` process, and two replicas of which only the leader works.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { reportObjectNames } from '../../constructs/report-identity.js';
 import { Controller } from '../../reconciler/controller.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
@@ -14,7 +13,7 @@ import { RESOURCES } from '../../reconciler/resources.js';
 import { mintUserFromDir } from '../../controlplane/index.js';
 import { podStatus } from '../kubelet-states.js';
 import {
-  adminClient, admitRoute, createReport, eventually, getReport, OPERATOR_USER, operatorClient, ownedObjects, setPodStatus, testNamespace,
+  adminClient, admitRoute, createReport, eventually, getReport, LOCAL_CLUSTER, localOnly, OPERATOR_USER, operatorClient, ownedObjects, setPodStatus, testNamespace,
 } from './helpers.js';
 
 let admin: KubeClient;
@@ -22,8 +21,11 @@ let operator: KubeClient;
 
 beforeAll(async () => {
   admin = adminClient();
-  operator = await operatorClient(admin);
+  if (LOCAL_CLUSTER) operator = await operatorClient(admin);
 });
+
+/** The tests that run the operator as its least-privilege user (minted from the local CA). */
+const asOperator = (title: string) => localOnly(title, 'its CA, for the operator\'s least-privilege user');
 
 const readyOf = (report: Awaited<ReturnType<typeof getReport>>) => report?.status?.conditions?.find((c) => c.type === 'Ready');
 
@@ -31,7 +33,7 @@ describe('controller', () => {
   let controller: Controller;
   afterAll(async () => controller?.stop());
 
-  it('drives a report to Ready from watch events alone, and measures creation-to-pod latency', async () => {
+  it.runIf(LOCAL_CLUSTER)(asOperator('drives a report to Ready from watch events alone, and measures creation-to-pod latency'), async () => {
     const metrics = createMetrics({ defaultMetrics: false });
     controller = new Controller({ client: operator, metrics, watchTimeoutSeconds: 30 });
     await controller.start();
@@ -67,7 +69,7 @@ describe('controller', () => {
     await controller.stop();
   });
 
-  it('converges after the operator process is killed mid-apply and restarted, leaking nothing', async () => {
+  it.runIf(LOCAL_CLUSTER)(asOperator('converges after the operator process is killed mid-apply and restarted, leaking nothing'), async () => {
     const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
     // The platform is given: another test file may be installing OpenShift's ClusterVersion API meanwhile.
     const start = () => spawn(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes'], { stdio: 'ignore' });
@@ -94,7 +96,7 @@ describe('controller', () => {
     }
   });
 
-  it('`mustgather run --start-timeout 5s` ends a report whose image cannot be pulled on time, with no event to wake it', async () => {
+  it.runIf(LOCAL_CLUSTER)(asOperator('`mustgather run --start-timeout 5s` ends a report whose image cannot be pulled on time, with no event to wake it'), async () => {
     const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
     const namespace = await testNamespace(admin);
     const child = spawn(process.execPath, [
@@ -136,7 +138,7 @@ describe('controller', () => {
     expect(await holder()).toBe('');
   });
 
-  it('lets only the leader of two replicas reconcile', async () => {
+  it.runIf(LOCAL_CLUSTER)(asOperator('lets only the leader of two replicas reconcile'), async () => {
     const leaseNamespace = await testNamespace(admin, 'lease');
     const replicas = ['replica-a', 'replica-b'].map((identity) => {
       const metrics = createMetrics({ defaultMetrics: false });

@@ -7,11 +7,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mintUserFromDir, pinnedKubernetesVersion, readAuditEvents } from '../../controlplane/index.js';
 import { isNotFound, KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
-import { adminClient, eventually, kubeConfigFrom } from './helpers.js';
+import { adminClient, eventually, kubeConfigFrom, LOCAL_CLUSTER, localOnly } from './helpers.js';
 
 const controlPlaneDir = inject('controlPlaneDir');
 const auditLogPath = inject('auditLogPath');
-const local = controlPlaneDir !== '';
 
 const client = adminClient();
 /** A request as admin; a non-2xx answer fails the test with the server's message. */
@@ -39,7 +38,7 @@ describe('local control plane', () => {
     await client.delete({ kind: 'Namespace', name: ns });
   });
 
-  it.runIf(local)('/version reports the pinned Kubernetes version', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('/version reports the pinned Kubernetes version', 'its pinned version'), async () => {
     const v = await admin('GET', '/version');
     expect(v.gitVersion).toBe(pinnedKubernetesVersion());
     expect(v.gitVersion).toBe(inject('kubernetesVersion'));
@@ -86,7 +85,7 @@ describe('local control plane', () => {
     expect(self?.status?.userInfo?.username).toBe(`system:serviceaccount:${ns}:robot`);
   });
 
-  it.runIf(local)('forbids a minted non-admin user to list secrets cluster-wide, and lets the admin', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('forbids a minted non-admin user to list secrets cluster-wide, and lets the admin', 'its CA'), async () => {
     const user = await mintUserFromDir(controlPlaneDir, 'cp-smoke-user', ['cp-smoke-group']);
     const denied = await refusal(new KubeClient(user.kubeConfig).request('GET', '/api/v1/secrets'));
     expect(denied?.statusCode).toBe(403);
@@ -96,7 +95,7 @@ describe('local control plane', () => {
     expect(Array.isArray(allowed?.items)).toBe(true);
   });
 
-  it.runIf(local)('records a create in the audit log', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('records a create in the audit log', 'its audit log'), async () => {
     const name = `audited-${randomBytes(3).toString('hex')}`;
     await admin('POST', `/api/v1/namespaces/${ns}/configmaps`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: {} });
     const events = await eventually(

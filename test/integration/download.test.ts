@@ -12,13 +12,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mintUserFromDir } from '../../controlplane/index.js';
-import { createCA, issueServingCert, PKI_FILES } from '../../controlplane/pki.js';
+import { createCA, issueServingCert } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
 import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, createReport, testNamespace } from './helpers.js';
+import { adminClient, clusterClientCa, createReport, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
@@ -35,12 +35,15 @@ const downloads: Record<string, unknown>[] = [];
 
 /** A kubeconfig for the test API server with `user`'s credentials (what `oc login` or a cluster installer leaves). */
 function kubeconfigWith(user: Record<string, string>): string {
-  const adminConfig = readFileSync(inject('kubeconfig'), 'utf8');
-  const server = /server: (\S+)/.exec(adminConfig)![1]!;
+  // The server and its CA as the admin's kubeconfig has them (the local control plane's, or the current context's).
+  const cluster = kubeConfigFrom(inject('kubeconfig')).getCurrentCluster()!;
+  const trust = cluster.caData ? { 'certificate-authority-data': cluster.caData }
+    : cluster.caFile ? { 'certificate-authority': cluster.caFile }
+    : { 'insecure-skip-tls-verify': cluster.skipTLSVerify };
   const path = join(work, `kubeconfig-${Math.random().toString(36).slice(2)}`);
   writeFileSync(path, JSON.stringify({
     apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server, 'certificate-authority': join(inject('controlPlaneDir'), 'pki', PKI_FILES.caCert) } }],
+    clusters: [{ name: 'c', cluster: { server: cluster.server, ...trust } }],
     users: [{ name: 'u', user }],
     contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace } }],
   }));
@@ -93,10 +96,12 @@ beforeAll(async () => {
   const operatorCa = await createCA('mustgather-operator-serving-ca');
   const serving = await issueServingCert(operatorCa);
   servingCa = operatorCa.cert;
-  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(inject('controlPlaneDir'), 'pki', PKI_FILES.caCert) };
+  // The cluster's client CA, where the operator reads it for the report pod.
+  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt') };
   writeFileSync(tls.certFile, serving.cert);
   writeFileSync(tls.keyFile, serving.key);
-  ({ client: serverClient } = await fileServerIdentity(admin, namespace));
+  writeFileSync(tls.clientCaFile, await clusterClientCa(admin));
+  ({ client: serverClient } = await fileServerIdentity(admin, namespace, work));
   files = createFileServer({
     dir: join(work, 'volume'), tls, report: `${namespace}/r`,
     authorize: new DelegatedAuth({ client: serverClient }).check,
@@ -126,7 +131,7 @@ describe('mustgather download', () => {
     expect(downloads).toMatchObject([{ user: `system:serviceaccount:${namespace}:admin-user`, status: 200, bytesSent: archive.sizeBytes }]);
   });
 
-  it('downloads with the context\'s client certificate', async () => {
+  it.runIf(LOCAL_CLUSTER)(localOnly('downloads with the context\'s client certificate', 'its CA'), async () => {
     const user = await mintUserFromDir(inject('controlPlaneDir'), `cert-admin-${namespace}`, ['system:masters']);
     const output = join(work, 'by-cert.tar.gz');
     const result = await download(user.kubeconfigPath, 'r', '-n', namespace, '-o', output);

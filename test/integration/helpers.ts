@@ -1,6 +1,11 @@
 /**
  * What the integration tests share: clients for the real API server started by the global setup, a namespace per
  * test, the kubelet's and the router's writes, and write requests counted from the API server's audit log.
+ *
+ * With USE_EXISTING_CLUSTER=true the tests run against the current kube context, where the local control plane's CA
+ * (minted users, among them the operator's least-privilege user), its service-account signing key, its audit log and
+ * its etcd are not at hand: the tests that need them run only when {@link LOCAL_CLUSTER}, and say so in their titles
+ * ({@link localOnly}) instead of failing.
  */
 import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -11,6 +16,22 @@ import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
 import { RESOURCES } from '../../reconciler/resources.js';
 import type { PodView } from '../../reconciler/status.js';
 import { type AuditEvent, mintUserFromDir, readAuditEvents } from '../../controlplane/index.js';
+
+/** Whether the tests run on the local control plane of the global setup (its CA, signing key, audit log and etcd at hand). */
+export const LOCAL_CLUSTER = inject('controlPlaneDir') !== '';
+
+/**
+ * A suite or test title that says why it does not run on an existing cluster (USE_EXISTING_CLUSTER=true); unchanged
+ * on the local control plane. Use with `describe.runIf(LOCAL_CLUSTER)` / `it.runIf(LOCAL_CLUSTER)`. `needs` names
+ * what of the local control plane the test needs.
+ */
+export function localOnly(title: string, needs = 'its CA / audit log'): string {
+  return LOCAL_CLUSTER ? title : `${title} (runs on the local control plane only: needs ${needs})`;
+}
+
+function requireLocal(what: string): void {
+  if (!LOCAL_CLUSTER) throw new Error(`${what} needs the local control plane (not USE_EXISTING_CLUSTER=true): guard the test with it.runIf(LOCAL_CLUSTER)`);
+}
 
 export function kubeConfigFrom(path: string): KubeConfig {
   const kc = new KubeConfig();
@@ -23,13 +44,36 @@ export function adminClient(): KubeClient {
   return new KubeClient(kubeConfigFrom(inject('kubeconfig')));
 }
 
+/** A kubeconfig for the test cluster (its server and CA, from the admin's kubeconfig) with a bearer token. */
+export function tokenKubeConfig(token: string, name = 'token-user'): KubeConfig {
+  const cluster = kubeConfigFrom(inject('kubeconfig')).getCurrentCluster()!;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster], users: [{ name, token }], contexts: [{ name, cluster: cluster.name, user: name }], currentContext: name,
+  });
+  return kc;
+}
+
+/**
+ * The cluster's client CA (PEM), from where the operator reads it (`kube-system/extension-apiserver-authentication`):
+ * on the local control plane and on an existing cluster alike.
+ */
+export async function clusterClientCa(admin: KubeClient): Promise<string> {
+  const cm = await admin.get<KubeObject & { data?: Record<string, string> }>({ kind: 'ConfigMap', namespace: 'kube-system', name: 'extension-apiserver-authentication' });
+  const ca = cm?.data?.['client-ca-file'];
+  if (!ca) throw new Error('kube-system/extension-apiserver-authentication has no client-ca-file: the cluster does not take client certificates');
+  return ca;
+}
+
 export const OPERATOR_USER = 'mustgather-operator-test';
 
 /**
  * A client for a user holding exactly the operator's ClusterRole from the install chart: the tests prove the
- * operator works with the least privilege it ships with, and the audit log tells its writes from the test's.
+ * operator works with the least privilege it ships with, and the audit log tells its writes from the test's. The user
+ * is minted from the local CA: only when {@link LOCAL_CLUSTER}.
  */
 export async function operatorClient(admin: KubeClient): Promise<KubeClient> {
+  requireLocal('operatorClient (a user minted from the local CA)');
   const role = renderInstall().find((m) => m.kind === 'ClusterRole')! as unknown as KubeObject;
   await admin.apply(role, { fieldManager: 'test' });
   await admin.apply({
@@ -91,6 +135,7 @@ const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecolle
 
 /** Write requests `username` made, as the API server's audit log recorded them (ResponseComplete stage). */
 export async function auditedWrites(username: string): Promise<AuditEvent[]> {
+  requireLocal('auditedWrites (the local audit log)');
   return readAuditEvents(inject('auditLogPath'), (e) => e.stage === 'ResponseComplete' && e.user.username === username && WRITE_VERBS.has(e.verb));
 }
 

@@ -42,7 +42,7 @@ import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, type FileServer } from '../../datapath/serve.js';
 import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
-import { adminClient, eventually, kubeConfigFrom, testNamespace } from './helpers.js';
+import { adminClient, eventually, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 type Any = any;
 
@@ -71,7 +71,7 @@ const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url'
 
 const oauthProxy = process.env.OAUTH_PROXY_BINARY;
 
-describe.runIf(controlPlaneDir && oauthProxy)('oauth-proxy in front of the TLS file server (chart args, real kube-apiserver; runs only with OAUTH_PROXY_BINARY set: the module proxy refuses oauth-proxy)', () => {
+describe.runIf(LOCAL_CLUSTER && oauthProxy)(localOnly('oauth-proxy in front of the TLS file server (chart args, real kube-apiserver; runs only with OAUTH_PROXY_BINARY set: the module proxy refuses oauth-proxy)', 'its CA and signing key'), () => {
   let admin: KubeClient;
   let work: string;
   let files: FileServer;

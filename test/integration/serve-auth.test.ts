@@ -239,6 +239,8 @@ describe('file server: delegated authentication and authorization', () => {
     logLines.length = 0;
     await get(port, '/must-gather.tar.gz', { token: adminToken, headers: { Range: 'bytes=100-199' } });
     await get(port, '/must-gather.tar.gz', { cert: adminCert });
+    // The server reports a download once its last write drained, which can come a moment after the client read it all.
+    await eventually(async () => logLines.length >= 2, 'both download log lines', 5_000, 20);
     const lines = logLines.map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines).toMatchObject([
       { msg: 'download finished', report: `${namespace}/r`, user: `system:serviceaccount:${namespace}:admin`, status: 206, range: `bytes 100-199/${archive.length}`, bytesSent: 100 },

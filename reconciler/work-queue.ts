@@ -4,11 +4,6 @@
  * a reconcile can ask to run again at a deadline (a timeout, an expiry).
  */
 
-/** A failure that retrying cannot fix (an invalid spec, say): recorded, never retried. */
-export class TerminalError extends Error {
-  override readonly name = 'TerminalError';
-}
-
 /** What a handler may ask for: run again after this many milliseconds (even when nothing changes). */
 export interface ReconcileResult {
   readonly requeueAfter?: number;
@@ -205,8 +200,10 @@ export class WorkQueue {
       if (requeueAfter > 0) this.addAfter(key, requeueAfter);
       event = requeueAfter > 0 ? { key, result: 'requeue', retryInMs: requeueAfter } : { key, result: 'success' };
     } catch (error) {
-      if (error instanceof TerminalError || this.stopped) {
-        this.logError(`reconcile ${key} failed${this.stopped ? ' during shutdown' : ''}; not retrying`, error);
+      // Every failure retries with backoff: a level-triggered reconcile that cannot succeed (an invalid spec) says so in
+      // the report's status and returns, so nothing it throws is final. Only a queue shutting down drops the key.
+      if (this.stopped) {
+        this.logError(`reconcile ${key} failed during shutdown; not retrying`, error);
         event = { key, result: 'error', error };
       } else {
         const retryInMs = this.addRateLimited(key);

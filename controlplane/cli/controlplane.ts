@@ -171,7 +171,14 @@ async function serve(args: string[]): Promise<number> {
     log,
   });
   if (cp.node) {
-    await loadProjectImages(cp.node, log);
+    try {
+      await loadProjectImages(cp.node, log);
+    } catch (err) {
+      // `up` waits for the images: stop, so that it sees this process end and shows the log.
+      log(`loading the images failed: ${(err as Error).message}`);
+      await cp.stop();
+      return 1;
+    }
     writeFileSync(path.join(runDir(), IMAGES_LOADED), '');
   }
   log(`ready: KUBECONFIG=${cp.kubeconfigPath}`);

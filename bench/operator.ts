@@ -1,0 +1,498 @@
+/**
+ * `npm run bench:operator`: the operator at scale, on the embedded control plane (kube-apiserver, etcd,
+ * kube-controller-manager; no node, so report pods stay Pending, which is what is measured), running the COMPILED
+ * operator (`npm run build`, then `node dist/bin/mustgather.js run`) as its own process with its own least-privilege
+ * user (minted from the control plane's CA, bound to exactly the install chart's ClusterRole). Measured in one run:
+ *
+ *  1. fleet: N reports (BENCH_REPORTS, default 1000) created at once (CREATE_CONCURRENCY in flight) until every
+ *     report's pod exists, against a bare loop that renders N other reports' charts with the project's renderer
+ *     exactly as the operator does for a fresh report (serving certificate from a CA, the cluster's client CA) and
+ *     server-side applies them stage by stage, with the operator's --concurrency reports at a time;
+ *  2. creation -> pod latency on an idle operator: reports created one at a time after the fleet settled;
+ *  3. API requests per report until its pod exists, by verb, from the API server's audit log (the operator's user);
+ *  4. writes after every report was re-reconciled with nothing changed: the operator restarted, resyncing everything;
+ *  5. the operator's peak RSS (VmHWM of its process).
+ *
+ * The bare loop runs last, after the operator was stopped, against the same API server (then holding the fleet):
+ * the operator never sees its reports. The bare loop does not wait for the gather token to be issued before the pod
+ * (the operator does, so the kubelet does not stall on a missing key): that wait is the operator's cost and counts.
+ * Every figure prints with its target and PASS or MISS; the exit code is 0 either way (a benchmark, not a test).
+ * --start-timeout 0: no report ends StartTimedOut while the bench runs (pods never start here); no fleet limits.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { open, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startControlPlane } from '../controlplane/index.js';
+import { renderInstall, renderReport } from '../constructs/render.js';
+import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../constructs/report-api.js';
+import { LABELS, MANAGED_BY, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
+import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
+import { DEFAULT_DOWNLOAD_ACCESS } from '../constructs/ports.js';
+import { stages } from '../reconciler/apply.js';
+import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
+import { CLIENT_CA_SOURCE } from '../reconciler/reconcile.js';
+import { RESOURCES } from '../reconciler/resources.js';
+import { createServingCa, issueServingCertificate } from '../reconciler/serving-ca.js';
+
+const REPORTS = Number(process.env.BENCH_REPORTS ?? 1000);
+/** The operator's --concurrency, and the bare loop's reports in flight. */
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+/** Report creations in flight (the clients creating the fleet). */
+const CREATE_CONCURRENCY = 8;
+const LATENCY_SAMPLES = Number(process.env.BENCH_LATENCY_SAMPLES ?? 50);
+const OPERATOR_USER = 'mustgather-operator-bench';
+const IMAGES = ['quay.io/a/must-gather:v1'];
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** The operator counts as settled once its audit log shows no request for this long (and its queue is empty). */
+const QUIET_MS = 3_000;
+
+const log = (line: string) => console.log(`[${new Date().toISOString().slice(11, 23)}] ${line}`);
+
+// ---------- the audit log, read incrementally ----------
+
+interface Request {
+  at: number;
+  verb: string;
+}
+
+/** The operator user's requests from the audit log, read from where the last read stopped (the log can be GBs). */
+class AuditTail {
+  private offset = 0;
+  private partial = '';
+  /** Every request of the user so far: watches once (ResponseStarted), the rest once (ResponseComplete). */
+  readonly requests: Request[] = [];
+  private readonly needle: string;
+
+  constructor(private readonly path: string, username: string) {
+    this.needle = `"username":"${username}"`;
+  }
+
+  async read(): Promise<void> {
+    const file = await open(this.path, 'r').catch(() => undefined);
+    if (!file) return;
+    try {
+      const buffer = Buffer.alloc(8 * 1024 * 1024);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
+        if (bytesRead === 0) break;
+        this.offset += bytesRead;
+        const lines = (this.partial + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+        this.partial = lines.pop()!;
+        for (const line of lines) {
+          if (!line.includes(this.needle)) continue;
+          const event = JSON.parse(line) as { verb: string; stage: string; requestReceivedTimestamp: string; user: { username: string } };
+          const once = event.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete';
+          if (event.stage !== once) continue;
+          this.requests.push({ at: Date.parse(event.requestReceivedTimestamp), verb: event.verb });
+        }
+      }
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** Requests received in [from, to), by verb. */
+  between(from: number, to: number): Record<string, number> {
+    const byVerb: Record<string, number> = {};
+    for (const r of this.requests) if (r.at >= from && r.at < to) byVerb[r.verb] = (byVerb[r.verb] ?? 0) + 1;
+    return byVerb;
+  }
+}
+
+const total = (byVerb: Record<string, number>) => Object.values(byVerb).reduce((sum, n) => sum + n, 0);
+const writes = (byVerb: Record<string, number>) => Object.entries(byVerb).filter(([verb]) => WRITE_VERBS.has(verb)).reduce((sum, [, n]) => sum + n, 0);
+const perReport = (byVerb: Record<string, number>, n: number) =>
+  Object.entries(byVerb).sort(([a], [b]) => a.localeCompare(b)).map(([verb, count]) => `${verb} ${(count / n).toFixed(1)}`).join(', ');
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+// ---------- pods, as a watch sees them ----------
+
+class StallError extends Error {}
+
+/** When each report namespace's pod was first seen (admin watch of every managed pod, re-listed on every end). */
+class PodWatch {
+  readonly seen = new Map<string, number>();
+  private readonly waiters = new Set<() => void>();
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly client: KubeClient) {}
+
+  start(): Promise<void> {
+    let synced!: () => void;
+    const ready = new Promise<void>((resolve) => (synced = resolve));
+    this.running = (async () => {
+      while (!this.abort.signal.aborted) {
+        try {
+          const list = await this.client.list(RESOURCES.Pod, { labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` });
+          for (const pod of list.items) this.record(pod.metadata.namespace!);
+          synced();
+          await this.client.watch(RESOURCES.Pod, { labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`, resourceVersion: list.resourceVersion, timeoutSeconds: 600, signal: this.abort.signal }, (event) => {
+            if (event.type === 'ADDED' || event.type === 'MODIFIED') this.record(event.object.metadata.namespace!);
+          });
+        } catch (err) {
+          if (!this.abort.signal.aborted) log(`pod watch: ${(err as Error).message}; again`);
+          await sleep(200);
+        }
+      }
+    })();
+    return ready;
+  }
+
+  private record(namespace: string): void {
+    if (this.seen.has(namespace)) return;
+    this.seen.set(namespace, Date.now());
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Resolves when `done()` holds, checked on every new pod; rejects when no new pod appeared for `stallMs`. */
+  async until(what: string, done: () => boolean, stallMs: number): Promise<void> {
+    let count = this.seen.size;
+    let lastProgress = Date.now();
+    while (!done()) {
+      if (this.seen.size !== count) {
+        count = this.seen.size;
+        lastProgress = Date.now();
+      }
+      if (Date.now() - lastProgress > stallMs) throw new StallError(`no new pod for ${stallMs / 1000} s while waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const wake = () => {
+          this.waiters.delete(wake);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(wake, 500);
+        this.waiters.add(wake);
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+}
+
+// ---------- the operator process ----------
+
+class OperatorProcess {
+  readonly child: ChildProcess;
+  metricsUrl: string | undefined;
+  private stderrTail = '';
+  readonly exited: Promise<number | null>;
+
+  constructor(kubeconfig: string) {
+    this.child = spawn(process.execPath, [
+      'dist/bin/mustgather.js', 'run', '--kubeconfig', kubeconfig, '--platform', 'kubernetes', '--listen', '127.0.0.1:0',
+      '--concurrency', String(CONCURRENCY), '--start-timeout', '0',
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
+    let buffered = '';
+    this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      buffered += chunk;
+      let newline;
+      while ((newline = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, newline);
+        buffered = buffered.slice(newline + 1);
+        this.stderrTail = (this.stderrTail + line + '\n').slice(-4000);
+        try {
+          const entry = JSON.parse(line) as { msg?: string; message?: string; url?: string };
+          if (entry.url && /health|metrics/.test(entry.msg ?? entry.message ?? '')) this.metricsUrl = `${entry.url.replace(/\/$/, '')}/metrics`;
+        } catch {
+          /* not JSON */
+        }
+      }
+    });
+  }
+
+  logTail(): string {
+    return this.stderrTail;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Peak resident set size in MB (VmHWM), while the process lives. */
+  async peakRssMb(): Promise<number> {
+    const status = await readFile(`/proc/${this.pid}/status`, 'utf8');
+    const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1]);
+    return kb / 1024;
+  }
+
+  async metric(name: string): Promise<number | undefined> {
+    if (!this.metricsUrl) return undefined;
+    try {
+      const text = await (await fetch(this.metricsUrl)).text();
+      let sum: number | undefined;
+      for (const line of text.split('\n')) {
+        if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+      }
+      return sum;
+    } catch {
+      return undefined;
+    }
+  }
+
+  alive(): void {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      throw new Error(`the operator exited (${this.child.exitCode ?? this.child.signalCode}); its last log lines:\n${this.stderrTail}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 20_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until the operator made no request for QUIET_MS, its queue is empty and (if given) it reconciled enough. */
+async function settle(operator: OperatorProcess, audit: AuditTail, minReconciles = 0, timeoutMs = 10 * 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    operator.alive();
+    await audit.read();
+    const last = audit.requests.filter((r) => r.verb !== 'watch').at(-1)?.at ?? 0;
+    const depth = await operator.metric('mustgather_workqueue_depth');
+    const reconciles = await operator.metric('mustgather_reconcile_total');
+    const enough = minReconciles === 0 || reconciles === undefined || reconciles >= minReconciles;
+    if (Date.now() - last >= QUIET_MS && (depth ?? 0) === 0 && enough) return;
+    if (Date.now() > deadline) throw new Error(`the operator did not settle within ${timeoutMs / 1000} s`);
+    await sleep(500);
+  }
+}
+
+// ---------- helpers ----------
+
+/** Runs `task` for every item, at most `limit` at once. */
+async function pool<T>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      await task(items[index]!, index);
+    }
+  }));
+}
+
+const reportObject = (namespace: string, name: string) => ({
+  apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec: { images: IMAGES },
+}) as unknown as KubeObject;
+
+/** Binds the operator's user to exactly the install chart's ClusterRole (and its client-CA reader in kube-system). */
+async function bindOperatorUser(admin: KubeClient): Promise<void> {
+  const install = renderInstall() as unknown as KubeObject[];
+  const role = install.find((m) => m.kind === 'ClusterRole')!;
+  await admin.apply(role, { fieldManager: 'bench' });
+  const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }];
+  await admin.apply({
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: OPERATOR_USER },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role.metadata.name }, subjects,
+  } as KubeObject, { fieldManager: 'bench' });
+  const clientCaReader = install.find((m) => m.kind === 'RoleBinding' && m.metadata.namespace === 'kube-system')!;
+  await admin.apply({ ...clientCaReader, metadata: { ...clientCaReader.metadata, name: OPERATOR_USER }, subjects } as KubeObject, { fieldManager: 'bench' });
+}
+
+interface Figure {
+  what: string;
+  value: string;
+  target: string;
+  pass: boolean;
+}
+
+// ---------- main ----------
+
+async function main(): Promise<void> {
+  const benchStarted = Date.now();
+  log(`building the operator (npm run build) ...`);
+  execFileSync('npm', ['run', '-s', 'build'], { stdio: 'inherit' });
+  log('starting the control plane (no node) ...');
+  const cp = await startControlPlane({ log: () => undefined });
+  const admin = new KubeClient(cp.kubeConfig());
+  const figures: Figure[] = [];
+  const operators: OperatorProcess[] = [];
+  const peaks: number[] = [];
+  const watch = new PodWatch(admin);
+  try {
+    await bindOperatorUser(admin);
+    const user = await cp.mintUser(OPERATOR_USER);
+    const audit = new AuditTail(cp.auditLogPath, OPERATOR_USER);
+    await watch.start();
+    for (const ns of ['bench-fleet', 'bench-idle', 'bench-bare']) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+
+    // 1. the fleet, created at once.
+    let operator = new OperatorProcess(user.kubeconfigPath);
+    operators.push(operator);
+    await sleep(200);
+    for (let i = 0; !operator.metricsUrl || (await fetch(operator.metricsUrl.replace('/metrics', '/readyz')).then((r) => r.status, () => 0)) !== 200; i++) {
+      operator.alive();
+      if (i > 600) throw new Error('the operator did not become ready in 60 s');
+      await sleep(100);
+    }
+    log(`operator pid ${operator.pid} ready; creating ${REPORTS} reports, ${CREATE_CONCURRENCY} at a time (operator --concurrency ${CONCURRENCY}) ...`);
+    const fleetNames = Array.from({ length: REPORTS }, (_, i) => `r-${i}`);
+    const fleetNamespaces = new Set<string>();
+    const fleetStarted = Date.now();
+    await pool(fleetNames, CREATE_CONCURRENCY, async (name) => {
+      const report = await admin.create(reportObject('bench-fleet', name)) as unknown as MustGatherReport;
+      fleetNamespaces.add(reportObjectNames(report.metadata).namespace);
+    });
+    const created = Date.now();
+    log(`created in ${((created - fleetStarted) / 1000).toFixed(1)} s; waiting for every pod ...`);
+    const progress = setInterval(() => log(`  pods: ${[...fleetNamespaces].filter((ns) => watch.seen.has(ns)).length}/${REPORTS}`), 15_000);
+    try {
+      await watch.until('every fleet pod', () => {
+        operator.alive();
+        return [...fleetNamespaces].every((ns) => watch.seen.has(ns));
+      }, 120_000);
+    } catch (err) {
+      if (!(err instanceof StallError)) throw err;
+      // A benchmark of an operator that does not converge: say so, with what it logged, and measure nothing more.
+      const pods = [...fleetNamespaces].filter((ns) => watch.seen.has(ns)).length;
+      console.log(`\noperator at scale: ${REPORTS} reports, kube-apiserver ${cp.version}: the operator did not converge`);
+      console.log(`  MISS  every pod exists: ${pods}/${REPORTS} pods after ${((Date.now() - fleetStarted) / 1000).toFixed(0)} s (${err.message}); nothing else measured`);
+      console.log(`  peak RSS so far ${(await operator.peakRssMb()).toFixed(0)} MB; the operator's last log lines:\n${operator.logTail()}`);
+      return;
+    } finally {
+      clearInterval(progress);
+    }
+    const fleetDone = Math.max(...[...fleetNamespaces].map((ns) => watch.seen.get(ns)!));
+    const fleetSeconds = (fleetDone - fleetStarted) / 1000;
+    log(`every pod exists after ${fleetSeconds.toFixed(1)} s`);
+    await sleep(1000); // the audit events of the last requests
+    await audit.read();
+    const fleetRequests = audit.between(fleetStarted, fleetDone + 1);
+
+    log('letting the fleet settle ...');
+    await settle(operator, audit);
+
+    // 2. latency on an idle operator, one report at a time.
+    log(`idle latency: ${LATENCY_SAMPLES} reports one at a time ...`);
+    const latencies: number[] = [];
+    const idleRequests: number[] = [];
+    const idleWindows: [number, number][] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      const started = Date.now();
+      const report = await admin.create(reportObject('bench-idle', `idle-${i}`)) as unknown as MustGatherReport;
+      const ns = reportObjectNames(report.metadata).namespace;
+      await watch.until(`the pod of idle-${i}`, () => watch.seen.has(ns), 60_000);
+      latencies.push(watch.seen.get(ns)! - started);
+      idleWindows.push([started, watch.seen.get(ns)!]);
+      await settle(operator, audit);
+    }
+    await audit.read();
+    for (const [from, to] of idleWindows) idleRequests.push(total(audit.between(from, to + 1)));
+    peaks.push(await operator.peakRssMb());
+
+    // 4. a resync with nothing changed: restart the operator, let it reconcile every report.
+    log('restarting the operator: a resync of every report with nothing changed ...');
+    await operator.stop();
+    await sleep(1000);
+    const restarted = Date.now();
+    operator = new OperatorProcess(user.kubeconfigPath);
+    operators.push(operator);
+    await sleep(QUIET_MS);
+    await settle(operator, audit, REPORTS + LATENCY_SAMPLES);
+    await audit.read();
+    const resync = audit.between(restarted, Date.now() + 1);
+    const resyncReconciles = await operator.metric('mustgather_reconcile_total');
+    peaks.push(await operator.peakRssMb());
+    await operator.stop();
+
+    // 1b. the bare loop, for N other reports, the operator stopped.
+    log(`bare loop: ${REPORTS} other reports rendered and server-side applied, ${CONCURRENCY} at a time ...`);
+    const ca = await createServingCa();
+    const { key: clientCaKey, ...clientCaRef } = CLIENT_CA_SOURCE;
+    const bareNames = Array.from({ length: REPORTS }, (_, i) => `b-${i}`);
+    const bareNamespaces = new Set<string>();
+    const queue: MustGatherReport[] = [];
+    let creating = true;
+    let wake: (() => void) | undefined;
+    const bareStarted = Date.now();
+    const creator = pool(bareNames, CREATE_CONCURRENCY, async (name) => {
+      const report = await admin.create(reportObject('bench-bare', name)) as unknown as MustGatherReport;
+      bareNamespaces.add(reportObjectNames(report.metadata).namespace);
+      queue.push(report);
+      wake?.();
+    }).finally(() => {
+      creating = false;
+      wake?.();
+    });
+    const workers = Array.from({ length: CONCURRENCY }, async () => {
+      for (;;) {
+        const report = queue.shift();
+        if (!report) {
+          if (!creating) return;
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        const names = reportObjectNames(report.metadata);
+        // What the operator reads and renders for a fresh report: the client CA, a new serving certificate.
+        const configMap = await admin.get<KubeObject & { data?: Record<string, string> }>(clientCaRef);
+        const desired = renderReport(report, {
+          platform: 'kubernetes', images: DEFAULT_IMAGES, clientCa: configMap?.data?.[clientCaKey] ?? '', downloadAccess: DEFAULT_DOWNLOAD_ACCESS,
+          servingCertificate: await issueServingCertificate(ca, serviceHostnames(names)),
+        }) as unknown as KubeObject[];
+        for (const stage of stages(desired)) {
+          await Promise.all(stage.map((object) => admin.apply(object, { fieldManager: 'bench-bare', force: true })));
+        }
+      }
+    });
+    await Promise.all([creator, ...workers]);
+    await watch.until('every bare pod', () => [...bareNamespaces].every((ns) => watch.seen.has(ns)), 60_000);
+    const bareSeconds = (Math.max(...[...bareNamespaces].map((ns) => watch.seen.get(ns)!)) - bareStarted) / 1000;
+
+    // ---------- figures ----------
+    const ratio = fleetSeconds / bareSeconds;
+    figures.push({
+      what: `time until every pod exists, ${REPORTS} reports: operator ${fleetSeconds.toFixed(1)} s / bare loop ${bareSeconds.toFixed(1)} s`,
+      value: `${ratio.toFixed(2)}x`, target: '<= 1.5x', pass: ratio <= 1.5,
+    });
+    const median = quantile(latencies, 0.5);
+    const p99 = quantile(latencies, 0.99);
+    figures.push({ what: `creation -> pod on an idle operator, median of ${latencies.length}`, value: `${median} ms`, target: '<= 100 ms', pass: median <= 100 });
+    figures.push({ what: `creation -> pod on an idle operator, p99 (min ${Math.min(...latencies)}, max ${Math.max(...latencies)})`, value: `${p99} ms`, target: '(info)', pass: true });
+    const requestsPerReport = total(fleetRequests) / REPORTS;
+    figures.push({
+      what: `API requests per report until its pod exists (fleet; ${perReport(fleetRequests, REPORTS)})`,
+      value: requestsPerReport.toFixed(1), target: '<= 20', pass: requestsPerReport <= 20,
+    });
+    figures.push({
+      what: `API requests per report until its pod exists (idle, median of ${idleRequests.length})`,
+      value: String(quantile(idleRequests, 0.5)), target: '(info)', pass: true,
+    });
+    const resyncWrites = writes(resync);
+    figures.push({
+      what: `writes when ${REPORTS + LATENCY_SAMPLES} unchanged reports were resynced after a restart (${resyncReconciles ?? '?'} reconciles; all requests: ${JSON.stringify(resync)})`,
+      value: String(resyncWrites), target: '0', pass: resyncWrites === 0,
+    });
+    const peak = Math.max(...peaks);
+    figures.push({
+      what: `operator peak RSS (VmHWM; ${peaks.map((p) => `${p.toFixed(0)} MB`).join(' first run, ')} after restart)`,
+      value: `${peak.toFixed(0)} MB`, target: `<= 200 MB${REPORTS === 1000 ? '' : ' (at 1000 reports)'}`, pass: peak <= 200,
+    });
+
+    console.log(`\noperator at scale: ${REPORTS} reports, kube-apiserver ${cp.version} (no node: pods stay Pending), compiled operator, ` +
+      `--concurrency ${CONCURRENCY}, bench took ${((Date.now() - benchStarted) / 1000).toFixed(0)} s`);
+    for (const f of figures) console.log(`  ${f.pass ? 'PASS' : 'MISS'}  ${f.value.padStart(8)}  target ${f.target.padEnd(10)} ${f.what}`);
+  } finally {
+    await Promise.all(operators.map((o) => o.stop().catch(() => undefined)));
+    await watch.stop();
+    admin.close();
+    await cp.stop();
+  }
+}
+
+try {
+  await main();
+} catch (err) {
+  console.error(`bench:operator failed: ${(err as Error).stack ?? err}`);
+  process.exitCode = 1;
+}

@@ -21,10 +21,10 @@ import type { ChildProcess } from 'node:child_process';
 import YAML from 'yaml';
 import { repoRoot } from './binaries.js';
 import { runBuildScript } from './build-script.js';
-import { checkFreeRange, mountsBelow, nodeSupport, parseCidr, pidsInCgroup, removeCgroup, unmountBelow, type Cidr } from './host.js';
+import { cgroupHierarchies, checkFreeRange, mountsBelow, nodeSupport, parseCidr, pidsInCgroup, removeCgroup, sh, unmountBelow, type Cidr } from './host.js';
 import { bridgeAddress, networkLeftovers, removeKubeletChains, setUpNetwork, tearDownNetwork, writeCniConfig } from './node-network.js';
 import { issueClientCert, issueServingCertFor, type CertificateAuthority } from './pki.js';
-import { isAlive, runsBinary, signalGroup, spawnLogged, tail, terminate, type RecordedProcess } from './processes.js';
+import { freePorts, isAlive, runsBinary, signalGroup, spawnLogged, tail, terminate, type RecordedProcess } from './processes.js';
 
 /** Defaults of {@link NodeOptions}. */
 export const NODE_DEFAULTS = {
@@ -95,7 +95,6 @@ export async function ensureNodeBinaries(log: (line: string) => void): Promise<N
   const missing = Object.entries(PACKAGES).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
   if (missing.length > 0) {
     log(`[node] installing ${missing.join(', ')} from Debian's packages`);
-    const { sh } = await import('./host.js');
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     await sh('apt-get', ['update', '-q'], { env });
     await sh('apt-get', ['install', '-y', '-q', '--no-install-recommends', ...missing], { env });
@@ -478,7 +477,7 @@ export async function startNode(
     await pauseImage.load(binaries.ctr, state.containerdAddress);
 
     // The kubelet: its own cgroup subtree, certificates from the control plane's CA, webhook authn/authz.
-    for (const h of (await import('./host.js')).cgroupHierarchies()) mkdirSync(path.join(h, state.cgroupRoot), { recursive: true });
+    for (const h of cgroupHierarchies()) mkdirSync(path.join(h, state.cgroupRoot), { recursive: true });
     const address = node.address;
     const serving = await issueServingCertFor(cp.ca, name, [address]);
     const client = await issueClientCert(cp.ca, `system:node:${name}`, ['system:nodes']);
@@ -499,7 +498,6 @@ export async function startNode(
     }), { mode: 0o600 });
     // Pods get no DNS server of the host's: they only talk to the API server, by its address.
     await writeFile(path.join(dir, 'resolv.conf'), 'nameserver 127.0.0.1\noptions ndots:1\n');
-    const { freePorts } = await import('./processes.js');
     const [kubeletPort, healthzPort] = (await freePorts(2)) as [number, number];
     const config = {
       apiVersion: 'kubelet.config.k8s.io/v1beta1',

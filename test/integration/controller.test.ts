@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { reportObjectNames } from '../../constructs/report-identity.js';
+import { LABELS, reportObjectNames } from '../../constructs/report-identity.js';
 import { Controller } from '../../reconciler/controller.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { LeaderElector } from '../../reconciler/leader-election.js';
@@ -74,14 +74,31 @@ describe('controller', () => {
     // The platform is given: another test file may be installing OpenShift's ClusterVersion API meanwhile.
     const start = () => spawn(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes'], { stdio: 'ignore' });
     const namespace = await testNamespace(admin);
+    // The kill comes from a watch of the report's namespace, in the event's callback: the moment the first stage
+    // (namespace and cluster-scoped bindings) lands, long before the pod (last stage, after the gather token is issued).
+    const stopWatch = new AbortController();
+    let killedAt: number | undefined;
+    const selector = `${LABELS.reportNamespace}=${namespace}`;
+    const { resourceVersion } = await admin.list(RESOURCES.Namespace, { labelSelector: selector });
     let child: ChildProcess = start();
+    const firstWrite = admin.watch(RESOURCES.Namespace, { labelSelector: selector, resourceVersion, signal: stopWatch.signal }, (event) => {
+      if (event.type !== 'ADDED' || killedAt !== undefined) return;
+      child.kill('SIGKILL');
+      killedAt = Date.now();
+    });
     try {
       const report = await createReport(admin, namespace, 'crash', { images: ['quay.io/a/must-gather:v1', 'quay.io/b/must-gather:v2'] });
       const names = reportObjectNames(report.metadata);
-      // Kill it as soon as it starts writing: the namespace exists, the pod (last stage) does not yet.
-      await eventually(() => admin.get({ kind: 'Namespace', name: names.namespace }), 'the first write', 60_000, 10);
-      child.kill('SIGKILL');
-      const podBeforeRestart = await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' });
+      await eventually(async () => killedAt !== undefined, 'the first write (the report namespace)', 60_000, 5);
+      if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+      // Requests the operator had sent before it died may still land: look once they have.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // The premise: the kill interrupted the apply. Some of the report's objects exist, not all, and no pod.
+      const before = await ownedObjects(admin, report.metadata.uid!);
+      expect(before).toContain(`Namespace/${names.namespace}`);
+      expect(before).not.toContain('Pod/must-gather');
+      expect(before.length).toBeLessThan(14);
+
       child = start();
       await eventually(async () => readyOf(await getReport(admin, namespace, 'crash')) && (await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' })), 'convergence after restart', 60_000);
       const objects = await ownedObjects(admin, report.metadata.uid!);
@@ -90,8 +107,12 @@ describe('controller', () => {
       // kubernetes profile: namespace, 2 cluster role bindings, role + binding beside the report, 2 service accounts,
       // gather token and serving certificate, client CA, claim, pod, service, network policy.
       expect(objects).toHaveLength(14);
-      expect(podBeforeRestart === undefined || objects.includes('Pod/must-gather')).toBe(true);
+      // Everything there before the kill is still there, once: the restart finished the interrupted apply.
+      expect(objects).toEqual(expect.arrayContaining(before));
+      expect(objects).toContain('Pod/must-gather');
     } finally {
+      stopWatch.abort();
+      await firstWrite.catch(() => undefined);
       child.kill('SIGKILL');
     }
   });

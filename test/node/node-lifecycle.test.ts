@@ -13,7 +13,7 @@ import { EXISTING, NODE_UNAVAILABLE, nodeSuite } from './cluster.js';
 
 const ipForward = () => readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
 
-describe.runIf(!NODE_UNAVAILABLE && !EXISTING)(nodeSuite('a local node'), () => {
+describe.runIf(!NODE_UNAVAILABLE && !EXISTING)(nodeSuite(EXISTING ? 'a local node (not with USE_EXISTING_CLUSTER: it starts nodes of its own)' : 'a local node'), () => {
   let holder: ChildProcess | undefined;
   afterAll(async () => {
     holder?.kill('SIGKILL');

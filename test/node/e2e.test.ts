@@ -127,6 +127,15 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   });
 
   afterAll(async () => {
+    // On an existing cluster, leave nothing behind: the reports go while the operator still runs their finalizers.
+    if (cluster && !cluster.local && admin) {
+      for (const r of informer.list()) await admin.delete({ kind: KIND, namespace, name: r.metadata.name }).catch(() => undefined);
+      await eventually('the test reports to go', 120_000, async () => informer.list().length === 0).catch(() => undefined);
+      await admin.delete({ kind: 'Namespace', name: namespace }).catch(() => undefined);
+      const bindings = await admin.request<{ items: KubeObject[] }>('GET', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings');
+      for (const b of bindings.items.filter((b) => b.metadata.name.startsWith(`${namespace}-`))) await admin.delete({ kind: 'ClusterRoleBinding', name: b.metadata.name });
+      await admin.delete({ kind: 'ClusterRole', name: `${namespace}-pods-only` }).catch(() => undefined);
+    }
     operator?.kill('SIGTERM');
     await informer?.stop();
     admin?.close();

@@ -9,7 +9,10 @@
  *     exactly as the operator does for a fresh report (serving certificate from a CA, the cluster's client CA) and
  *     server-side applies them stage by stage, with the operator's --concurrency reports at a time;
  *  2. creation -> pod latency on an idle operator: reports created one at a time after the fleet settled;
- *  3. API requests per report until its pod exists, by verb, from the API server's audit log (the operator's user);
+ *  3. API requests per report until its pod exists, by verb, from the API server's audit log (the operator's user):
+ *     for the fleet, every request the operator made from the first creation until the last pod existed, over N
+ *     (so it includes the status writes of reports whose pod already existed: at scale, everything counts); on the
+ *     idle operator, exactly one report's requests from its creation until its pod existed (median);
  *  4. writes after every report was re-reconciled with nothing changed: the operator restarted, resyncing everything;
  *  5. the operator's peak RSS (VmHWM of its process).
  *
@@ -20,7 +23,7 @@
  * --start-timeout 0: no report ends StartTimedOut while the bench runs (pods never start here); no fleet limits.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { open, readFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../controlplane/index.js';
 import { renderInstall, renderReport } from '../constructs/render.js';
@@ -57,40 +60,64 @@ interface Request {
   what: string;
 }
 
-/** The operator user's requests from the audit log, read from where the last read stopped (the log can be GBs). */
+/**
+ * The operator user's requests from the audit log, read from where the last read stopped (the log can be GBs). The
+ * API server rotates it at 100 MB (lumberjack's default size; the old file is renamed): the open descriptor is read
+ * to its end, then the new file from its start.
+ */
 class AuditTail {
+  private file: FileHandle | undefined;
+  private inode = 0;
   private offset = 0;
   private partial = '';
   /** Every request of the user so far: watches once (ResponseStarted), the rest once (ResponseComplete). */
   readonly requests: Request[] = [];
   private readonly needle: string;
+  private readonly buffer = Buffer.alloc(8 * 1024 * 1024);
 
   constructor(private readonly path: string, username: string) {
     this.needle = `"username":"${username}"`;
   }
 
   async read(): Promise<void> {
-    const file = await open(this.path, 'r').catch(() => undefined);
-    if (!file) return;
-    try {
-      const buffer = Buffer.alloc(8 * 1024 * 1024);
-      for (;;) {
-        const { bytesRead } = await file.read(buffer, 0, buffer.length, this.offset);
-        if (bytesRead === 0) break;
-        this.offset += bytesRead;
-        const lines = (this.partial + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
-        this.partial = lines.pop()!;
-        for (const line of lines) {
-          if (!line.includes(this.needle)) continue;
-          const event = JSON.parse(line) as { verb: string; stage: string; requestReceivedTimestamp: string; objectRef?: { resource?: string; subresource?: string } };
-          const once = event.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete';
-          if (event.stage !== once) continue;
-          const resource = `${event.objectRef?.resource ?? '?'}${event.objectRef?.subresource ? `/${event.objectRef.subresource}` : ''}`;
-          this.requests.push({ at: Date.parse(event.requestReceivedTimestamp), verb: event.verb, what: `${event.verb} ${resource}` });
-        }
+    for (;;) {
+      if (!this.file) {
+        this.file = await open(this.path, 'r').catch(() => undefined);
+        if (!this.file) return;
+        this.inode = (await this.file.stat()).ino;
+        this.offset = 0;
+        this.partial = '';
       }
-    } finally {
-      await file.close();
+      await this.drain(this.file);
+      const current = await stat(this.path).catch(() => undefined);
+      if (!current || current.ino === this.inode) return;
+      // Rotated: what was written to the old file before the rename is read now; then the new file.
+      await this.drain(this.file);
+      await this.file.close();
+      this.file = undefined;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.file?.close();
+    this.file = undefined;
+  }
+
+  private async drain(file: FileHandle): Promise<void> {
+    for (;;) {
+      const { bytesRead } = await file.read(this.buffer, 0, this.buffer.length, this.offset);
+      if (bytesRead === 0) return;
+      this.offset += bytesRead;
+      const lines = (this.partial + this.buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+      this.partial = lines.pop()!;
+      for (const line of lines) {
+        if (!line.includes(this.needle)) continue;
+        const event = JSON.parse(line) as { verb: string; stage: string; requestReceivedTimestamp: string; objectRef?: { resource?: string; subresource?: string } };
+        const once = event.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete';
+        if (event.stage !== once) continue;
+        const resource = `${event.objectRef?.resource ?? '?'}${event.objectRef?.subresource ? `/${event.objectRef.subresource}` : ''}`;
+        this.requests.push({ at: Date.parse(event.requestReceivedTimestamp), verb: event.verb, what: `${event.verb} ${resource}` });
+      }
     }
   }
 
@@ -212,6 +239,15 @@ class OperatorProcess {
     });
   }
 
+  /** Resolves once its watches have listed (/readyz). */
+  async ready(): Promise<void> {
+    for (let i = 0; !this.metricsUrl || (await fetch(this.metricsUrl.replace('/metrics', '/readyz')).then((r) => r.status, () => 0)) !== 200; i++) {
+      this.alive();
+      if (i > 1200) throw new Error('the operator did not become ready in 120 s');
+      await sleep(100);
+    }
+  }
+
   logTail(): string {
     return this.stderrTail;
   }
@@ -257,7 +293,7 @@ class OperatorProcess {
 }
 
 /** Waits until the operator made no request for QUIET_MS, its queue is empty and (if given) it reconciled enough. */
-async function settle(operator: OperatorProcess, audit: AuditTail, minReconciles = 0, timeoutMs = 10 * 60_000): Promise<void> {
+async function settle(operator: OperatorProcess, audit: AuditTail, minReconciles = 0, quietMs = QUIET_MS, timeoutMs = 10 * 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     operator.alive();
@@ -265,10 +301,10 @@ async function settle(operator: OperatorProcess, audit: AuditTail, minReconciles
     const last = audit.requests.filter((r) => r.verb !== 'watch').at(-1)?.at ?? 0;
     const depth = await operator.metric('mustgather_workqueue_depth');
     const reconciles = await operator.metric('mustgather_reconcile_total');
-    const enough = minReconciles === 0 || reconciles === undefined || reconciles >= minReconciles;
-    if (Date.now() - last >= QUIET_MS && (depth ?? 0) === 0 && enough) return;
+    const enough = minReconciles === 0 || (reconciles ?? 0) >= minReconciles;
+    if (Date.now() - last >= quietMs && (depth ?? 0) === 0 && enough) return;
     if (Date.now() > deadline) throw new Error(`the operator did not settle within ${timeoutMs / 1000} s`);
-    await sleep(500);
+    await sleep(quietMs >= QUIET_MS ? 500 : 200);
   }
 }
 
@@ -324,22 +360,18 @@ async function main(): Promise<void> {
   const operators: OperatorProcess[] = [];
   const peaks: number[] = [];
   const watch = new PodWatch(admin);
+  let audit: AuditTail | undefined;
   try {
     await bindOperatorUser(admin);
     const user = await cp.mintUser(OPERATOR_USER);
-    const audit = new AuditTail(cp.auditLogPath, OPERATOR_USER);
+    audit = new AuditTail(cp.auditLogPath, OPERATOR_USER);
     await watch.start();
     for (const ns of ['bench-fleet', 'bench-idle', 'bench-bare']) await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
 
     // 1. the fleet, created at once.
     let operator = new OperatorProcess(user.kubeconfigPath);
     operators.push(operator);
-    await sleep(200);
-    for (let i = 0; !operator.metricsUrl || (await fetch(operator.metricsUrl.replace('/metrics', '/readyz')).then((r) => r.status, () => 0)) !== 200; i++) {
-      operator.alive();
-      if (i > 600) throw new Error('the operator did not become ready in 60 s');
-      await sleep(100);
-    }
+    await operator.ready();
     log(`operator pid ${operator.pid} ready; creating ${REPORTS} reports, ${CREATE_CONCURRENCY} at a time (operator --concurrency ${CONCURRENCY}) ...`);
     const fleetNames = Array.from({ length: REPORTS }, (_, i) => `r-${i}`);
     const fleetNamespaces = new Set<string>();
@@ -389,7 +421,8 @@ async function main(): Promise<void> {
       await watch.until(`the pod of idle-${i}`, () => watch.seen.has(ns), 60_000);
       latencies.push(watch.seen.get(ns)! - started);
       idleWindows.push([started, watch.seen.get(ns)!]);
-      await settle(operator, audit);
+      // Idle again before the next sample (a shorter quiet period: one report's reconciles follow each other closely).
+      await settle(operator, audit, 0, 1_000);
     }
     await audit.read();
     for (const [from, to] of idleWindows) idleRequests.push(total(audit.between(from, to + 1)));
@@ -402,7 +435,7 @@ async function main(): Promise<void> {
     const restarted = Date.now();
     operator = new OperatorProcess(user.kubeconfigPath);
     operators.push(operator);
-    await sleep(QUIET_MS);
+    await operator.ready();
     await settle(operator, audit, REPORTS + LATENCY_SAMPLES);
     await audit.read();
     const resyncEnded = Date.now() + 1;
@@ -496,6 +529,7 @@ async function main(): Promise<void> {
       console.log(`  ${f.pass === undefined ? 'info' : f.pass ? 'PASS' : 'MISS'}  ${f.value.padStart(8)}  ${f.target ? `target ${f.target.padEnd(10)}` : ' '.repeat(17)} ${f.what}`);
     }
   } finally {
+    await audit?.close();
     await Promise.all(operators.map((o) => o.stop().catch(() => undefined)));
     await watch.stop();
     admin.close();

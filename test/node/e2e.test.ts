@@ -79,7 +79,11 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   let operatorLog = '';
   let namespace: string;
   let informer: Informer<MustGatherReport & KubeObject>;
+  /** Each report's Ready reasons in the order they were seen, with the message each came with. */
   const reasons = new Map<string, string[]>();
+  const messages = new Map<string, Map<string, string>>();
+  /** The last state seen of each report, kept after it is deleted (expiry can be quicker than a test's look). */
+  const lastSeen = new Map<string, MustGatherReport>();
   const work = mkdtempSync(path.join(os.tmpdir(), 'mustgather-e2e-'));
 
   const report = (name: string) => informer.get(namespace, name) as MustGatherReport | undefined;
@@ -87,9 +91,9 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
   const waitReady = (name: string, timeoutMs = 180_000) =>
     eventually(
-      () => `report ${name} to be Ready; it is ${JSON.stringify(readyOf(report(name)))}, gathers ${JSON.stringify(report(name)?.status?.gathers)}; operator log:\n${operatorLog.slice(-1500)}`,
+      () => `report ${name} to be Ready; it is ${JSON.stringify(readyOf(lastSeen.get(name)))}, gathers ${JSON.stringify(lastSeen.get(name)?.status?.gathers)}; operator log:\n${operatorLog.slice(-1500)}`,
       timeoutMs,
-      async () => readyOf(report(name)).status === 'True' && report(name),
+      async () => readyOf(lastSeen.get(name)).status === 'True' && lastSeen.get(name),
     );
   const kubeEnv = () => ({ KUBECONFIG: cluster.kubeconfig });
 
@@ -103,9 +107,12 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     informer = new Informer(admin, RESOURCES.MustGatherReport, { namespace });
     informer.addHandlers({
       onEvent: (e) => {
-        const reason = readyOf(e.object).reason;
-        const seen = reasons.get(e.object.metadata.name) ?? [];
-        if (reason && seen.at(-1) !== reason) reasons.set(e.object.metadata.name, [...seen, reason]);
+        const name = e.object.metadata.name;
+        if (e.type !== 'delete') lastSeen.set(name, e.object);
+        const { reason, message } = readyOf(e.object);
+        const seen = reasons.get(name) ?? [];
+        if (reason && seen.at(-1) !== reason) reasons.set(name, [...seen, reason]);
+        if (reason) messages.set(name, (messages.get(name) ?? new Map()).set(reason, message ?? ''));
       },
     });
     informer.start();
@@ -181,12 +188,14 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   });
 
   it('an image that was not loaded fails to pull for real, and the report ends after a bounded wait', async () => {
-    const failed = await eventually('ImagePullFailed', 120_000, async () => readyOf(report('not-loaded')).reason === 'ImagePullFailed' && report('not-loaded'));
-    expect(readyOf(failed).message).toContain('localhost/mustgather/never-loaded:v1');
+    // Seen on the way: the report may have given up already when this test looks.
+    const failed = await eventually('ImagePullFailed', 120_000, async () => messages.get('not-loaded')?.get('ImagePullFailed'));
+    expect(failed).toContain('localhost/mustgather/never-loaded:v1');
     // The sealed registry: the kubelet's own error, a refused connection to a closed loopback port.
-    expect(readyOf(failed).message).toMatch(/127\.0\.0\.1:1|connection refused/);
-    const ended = await eventually('a terminal reason', 120_000, async () => (report('not-loaded')?.status?.expiresAt ? report('not-loaded') : undefined));
+    expect(failed).toMatch(/127\.0\.0\.1:1|connection refused/);
+    const ended = await eventually('a terminal reason', 120_000, async () => (lastSeen.get('not-loaded')?.status?.expiresAt ? lastSeen.get('not-loaded') : undefined));
     expect(readyOf(ended).reason).toBe('StartTimedOut');
+    expect(reasons.get('not-loaded')?.slice(-2)).toEqual(['ImagePullFailed', 'StartTimedOut']);
     expect(readyOf(ended).message).toContain('localhost/mustgather/never-loaded:v1');
     const names = reportObjectNames(ended.metadata);
     await eventually('the gather binding to go', 30_000, async () => (await admin.get({ kind: 'ClusterRoleBinding', name: names.gatherBinding })) === undefined);

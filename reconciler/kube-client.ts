@@ -56,6 +56,12 @@ export interface RequestOptions {
   readonly signal?: AbortSignal;
   /** Names the subject in errors. @default the method and path */
   readonly subject?: string;
+  /**
+   * A response that stays open (a watch): it gets a connection outside the pool that requests share, so that watches
+   * (one per informer, open for minutes) can never take every pooled connection and stall every other request.
+   * @default false
+   */
+  readonly streaming?: boolean;
 }
 
 export interface ListOptions {
@@ -93,6 +99,8 @@ export type RequestObserver = (method: string, path: string, statusCode: number)
 export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
+  /** Keep-alive without a limit: one connection per open watch. */
+  private readonly streamingAgent: http.Agent;
   private observers: RequestObserver[] = [];
 
   constructor(private readonly kubeConfig: KubeConfig) {
@@ -101,6 +109,7 @@ export class KubeClient {
     this.server = new URL(cluster.server);
     const isHttps = this.server.protocol === 'https:';
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+    this.streamingAgent = isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
   }
 
   /** Calls `observer` after every request. */
@@ -111,6 +120,7 @@ export class KubeClient {
   /** Closes idle connections. */
   close(): void {
     this.agent.destroy();
+    this.streamingAgent.destroy();
   }
 
   private async open(method: string, path: string, options: RequestOptions): Promise<http.IncomingMessage> {
@@ -123,7 +133,7 @@ export class KubeClient {
       hostname: url.hostname.replace(/^\[|\]$/g, ''),
       port: url.port,
       path: `${url.pathname}${url.search}`,
-      agent: this.agent,
+      agent: options.streaming ? this.streamingAgent : this.agent,
       headers: {
         Accept: 'application/json',
         'User-Agent': 'mustgather-operator',
@@ -231,6 +241,7 @@ export class KubeClient {
         timeoutSeconds: options.timeoutSeconds ?? 300, labelSelector: options.labelSelector, fieldSelector: options.fieldSelector,
       },
       ...(options.signal ? { signal: options.signal } : {}),
+      streaming: true,
       subject,
       });
     } catch (err) {

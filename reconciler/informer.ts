@@ -26,6 +26,18 @@ export interface InformerOptions {
   /** Only objects in this namespace. @default all namespaces */
   readonly namespace?: string;
   readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+  /**
+   * Applied to every object before it is cached and handed to handlers: what the cache keeps (drop what is never
+   * read; managedFields alone is often half an object).
+   * @default - objects are kept as the server sent them
+   */
+  readonly transform?: (object: KubeObject) => KubeObject;
+  /**
+   * The value an object is indexed under, for {@link Informer.byIndex} (client-go's Indexer, with one index).
+   * @default - no index
+   */
+  readonly indexBy?: (object: KubeObject) => string | undefined;
   /** The server ends each watch after this long; the informer resumes from the last resourceVersion. @default 300 */
   readonly watchTimeoutSeconds?: number;
   /** Restart a watch that delivered nothing (no event, no bookmark) for this long. @default 2 × watchTimeoutSeconds */
@@ -61,6 +73,8 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly reportError: (error: Error) => void;
   private readonly handlers: InformerHandlers<T>[] = [];
   private cache = new Map<string, T>();
+  /** Cache keys by `indexBy` value. */
+  private index = new Map<string, Set<string>>();
   private resourceVersion: string | undefined;
   private synced = false;
   private readonly syncWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -122,6 +136,30 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...this.cache.values()];
   }
 
+  /** The cached objects whose `indexBy` value is `value`. */
+  byIndex(value: string): T[] {
+    return [...this.index.get(value) ?? []].map((key) => this.cache.get(key)!);
+  }
+
+  private indexed(key: string, object: T | undefined, old: T | undefined): void {
+    const indexBy = this.options.indexBy;
+    if (!indexBy) return;
+    const before = old && indexBy(old);
+    const after = object && indexBy(object);
+    if (before === after) return;
+    if (before !== undefined) {
+      const keys = this.index.get(before);
+      keys?.delete(key);
+      if (keys?.size === 0) this.index.delete(before);
+    }
+    if (after !== undefined) this.index.set(after, (this.index.get(after) ?? new Set()).add(key));
+  }
+
+  private selectors(): { namespace?: string; labelSelector?: string; fieldSelector?: string } {
+    const { namespace, labelSelector, fieldSelector } = this.options;
+    return { ...(namespace ? { namespace } : {}), ...(labelSelector ? { labelSelector } : {}), ...(fieldSelector ? { fieldSelector } : {}) };
+  }
+
   private async run(): Promise<void> {
     const signal = this.stopping.signal;
     let failures = 0;
@@ -152,13 +190,12 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Replaces the cache with a fresh list, emitting what changed since the cache was last current. */
   private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.client.list<T>(this.type, {
-      ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
-      ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
-    });
+    const { items, resourceVersion } = await this.client.list<KubeObject>(this.type, this.selectors());
     if (this.stopping.signal.aborted) return;
     const previous = this.cache;
-    this.cache = new Map(items.map((item) => [objectKey(item), item]));
+    this.cache = new Map(items.map((item) => [objectKey(item), this.transformed(item)]));
+    this.index = new Map();
+    for (const [key, object] of this.cache) this.indexed(key, object, undefined);
     this.resourceVersion = resourceVersion;
     for (const [key, object] of this.cache) {
       const old = previous.get(key);
@@ -191,8 +228,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           resourceVersion,
           timeoutSeconds: this.watchTimeoutSeconds,
           signal,
-          ...(this.options.namespace ? { namespace: this.options.namespace } : {}),
-          ...(this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {}),
+          ...this.selectors(),
         },
         (event) => {
           events++;
@@ -209,18 +245,24 @@ export class Informer<T extends KubeObject = KubeObject> {
     return { end: this.stopping.signal.aborted ? 'stopped' : stall.signal.aborted ? 'stalled' : 'closed', events };
   }
 
+  private transformed(object: KubeObject): T {
+    return (this.options.transform ? this.options.transform(object) : object) as T;
+  }
+
   private apply(event: WatchEvent): void {
-    const object = event.object as T;
-    if (object.metadata?.resourceVersion) this.resourceVersion = object.metadata.resourceVersion;
+    if (event.object.metadata?.resourceVersion) this.resourceVersion = event.object.metadata.resourceVersion;
     if (event.type === 'BOOKMARK') return;
+    const object = this.transformed(event.object);
     const key = objectKey(object);
     const old = this.cache.get(key);
     if (event.type === 'DELETED') {
       this.cache.delete(key);
+      this.indexed(key, undefined, old);
       this.dispatch({ type: 'delete', object });
       return;
     }
     this.cache.set(key, object);
+    this.indexed(key, object, old);
     // After a resume, an ADDED can be an object the cache already has, and a MODIFIED one it does not.
     this.dispatch(old ? { type: 'update', object, oldObject: old } : { type: 'add', object });
   }

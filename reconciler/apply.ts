@@ -2,11 +2,11 @@
  * Server-side apply in stages, fluxcd-ssa style: every object gets a typed change-set entry, an object whose live
  * state already holds every desired field costs no write, and every error names its object.
  *
- * "Already holds" is a subset check of desired against live JSON (see `isSubset`): it needs only the GET the
- * reconciler does anyway, survives operator restarts (unlike an in-memory hash), and catches drift in our fields (a
- * removed label, an edited port), while fields others own or the server defaults do not count as drift.
+ * "Already holds" is a subset check of desired against live JSON (see `isSubset`): it needs only the object the
+ * reconciler's cache holds anyway, survives operator restarts (unlike an in-memory hash), and catches drift in our
+ * fields (a removed label, an edited port), while fields others own or the server defaults do not count as drift.
  */
-import type { KubeClient, KubeObject } from './kube-client.js';
+import { KubeApiError, type KubeClient, type KubeObject } from './kube-client.js';
 import { type ObjectRef, refOf, refString } from './resources.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'kept';
@@ -25,17 +25,45 @@ export interface ApplyStageOptions {
   readonly fieldManager: string;
   /** Kinds that are created once and never updated (Pods are immutable). @default ['Pod'] */
   readonly createOnly?: readonly string[];
+  /**
+   * Where an object's live state comes from (undefined: absent).
+   * @default a GET from the API server
+   */
+  readonly live?: (ref: ObjectRef) => KubeObject | undefined | Promise<KubeObject | undefined>;
+  /**
+   * Called after each write that succeeded, also when other writes of the same stage fail: what a cache of live
+   * state must wait to see.
+   * @default - nothing
+   */
+  readonly onWrite?: WriteObserver;
 }
 
-/** The order objects are applied in: namespace and cluster-scoped objects, then the rest, the pod last. */
+/**
+ * Sees one successful write: the object's ref, the state the write was decided on (undefined: absent) and the
+ * server's answer (undefined: deleted).
+ */
+export type WriteObserver = (ref: ObjectRef, before: KubeObject | undefined, after: KubeObject | undefined) => void;
+
+/** What the API server said about a failed request, without the subject the caller names itself. */
+export function serverMessage(err: unknown): string {
+  if (err instanceof KubeApiError) return err.apiMessage || err.reason || `HTTP ${err.statusCode}`;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The order objects are applied in: namespace and cluster-scoped objects, then Roles (the API server resolves a
+ * RoleBinding's role to check it grants no more than its author holds: NotFound before the Role exists), then the
+ * rest, the pod last.
+ */
 export function stageOf(object: KubeObject): number {
   if (object.kind === 'Namespace' || !object.metadata.namespace) return 0;
-  return object.kind === 'Pod' ? 2 : 1;
+  if (object.kind === 'Role') return 1;
+  return object.kind === 'Pod' ? 3 : 2;
 }
 
 /** Desired objects grouped by stage, in order. */
 export function stages(objects: readonly KubeObject[]): KubeObject[][] {
-  const grouped: KubeObject[][] = [[], [], []];
+  const grouped: KubeObject[][] = [[], [], [], []];
   for (const object of objects) grouped[stageOf(object)]!.push(object);
   return grouped.filter((group) => group.length > 0);
 }
@@ -76,13 +104,15 @@ export async function applyObject(client: KubeClient, desired: KubeObject, live:
     const result = createOnly
       ? await client.create(desired, { fieldManager: options.fieldManager })
       : await client.apply(desired, { fieldManager: options.fieldManager, force: true });
+    options.onWrite?.(ref, live, result);
     return { ref, subject, action: live ? 'configured' : 'created', live: result };
   } catch (err) {
-    throw new Error(`${subject}: apply failed: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${subject}: ${createOnly ? 'create' : 'apply'} failed: ${serverMessage(err)}`, { cause: err });
   }
 }
 
-/** Applies a stage: reads each object's live state and applies what differs, all in parallel. */
+/** Applies a stage: looks up each object's live state and applies what differs, all in parallel. */
 export async function applyStage(client: KubeClient, objects: readonly KubeObject[], options: ApplyStageOptions): Promise<ChangeSetEntry[]> {
-  return Promise.all(objects.map(async (desired) => applyObject(client, desired, await client.get(refOf(desired)), options)));
+  const live = options.live ?? ((ref: ObjectRef) => client.get(ref));
+  return Promise.all(objects.map(async (desired) => applyObject(client, desired, await live(refOf(desired)), options)));
 }

@@ -1,19 +1,18 @@
 /**
- * The operator's control loop: informers turn every change to a report, or to anything it owns, into the report's
- * key on a work queue; workers run `reconcile(key)`. Events only enqueue keys; all decisions happen in reconcile.
+ * The operator's control loop: informers (the {@link ReportCache}) turn every change to a report, or to anything it
+ * owns, into the report's key on a work queue; workers run `reconcile(key)`, which reads from those same caches.
+ * Events only enqueue keys; all decisions happen in reconcile.
  */
-import { LABELS, MANAGED_BY, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
+import { reportNamespaceName } from '../constructs/report-identity.js';
 import type { OperatorImages } from '../constructs/operator-config.js';
-import type { MustGatherReport } from '../constructs/report-api.js';
+import { ReportCache } from './cache.js';
 import type { OperatorHealth } from './cluster-operator.js';
 import { EventRecorder } from './events.js';
-import { Informer, objectKey } from './informer.js';
-import type { KubeClient, KubeObject } from './kube-client.js';
+import { objectKey } from './informer.js';
+import type { KubeClient } from './kube-client.js';
 import { type Logger, silentLogger } from './log.js';
 import { type OperatorMetrics, workQueueObserver } from './metrics.js';
-import { ownedTypes } from './prune.js';
 import { Reconciler, type ReconcilerOptions } from './reconcile.js';
-import { RESOURCES } from './resources.js';
 import { sweepOrphans } from './sweep.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -45,8 +44,7 @@ export interface ControllerOptions extends ReportOptions {
 export class Controller {
   private readonly log: Logger;
   private readonly queue: WorkQueue;
-  private readonly reportInformers: Informer<MustGatherReport & KubeObject>[];
-  private readonly ownedInformers: Informer[];
+  private readonly cache: ReportCache;
   private readonly reconciler: Reconciler;
   private resyncTimer: NodeJS.Timeout | undefined;
   /** Reports whose last reconciles failed, for the ClusterOperator's Degraded condition. */
@@ -57,7 +55,11 @@ export class Controller {
     this.log = options.log ?? silentLogger;
     const { client } = options;
     const onError = (error: Error) => this.log.error('watch failed, retrying', { error });
-    const informerOptions = { onError, ...(options.watchTimeoutSeconds ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}) };
+    const { platform, operatorNamespace, ingress, downloadAccess, startTimeoutMs } = options;
+    this.cache = new ReportCache({
+      client, informer: { onError, ...(options.watchTimeoutSeconds ? { watchTimeoutSeconds: options.watchTimeoutSeconds } : {}) },
+      ...(platform ? { platform } : {}), ...(options.namespaces ? { namespaces: options.namespaces } : {}),
+    });
     const metricsObserver = options.metrics ? workQueueObserver(options.metrics) : undefined;
     this.queue = new WorkQueue({
       concurrency: options.concurrency ?? 4,
@@ -73,9 +75,8 @@ export class Controller {
       logError: (message, error) => this.log.error(message, { error }),
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
-    const { platform, operatorNamespace, ingress, downloadAccess, startTimeoutMs } = options;
     this.reconciler = new Reconciler({
-      client, events,
+      client, events, cache: this.cache,
       ...(platform ? { platform } : {}), ...(operatorNamespace ? { operatorNamespace } : {}),
       ...(ingress ? { ingress } : {}), ...(downloadAccess ? { downloadAccess } : {}),
       ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
@@ -86,27 +87,10 @@ export class Controller {
         if (changed.length > 0) this.log.info('reconciled', { report: key, changes: changed.map((c) => `${c.subject} ${c.action}`) });
       },
     });
-    const namespaces = options.namespaces?.length ? options.namespaces : [undefined];
-    this.reportInformers = namespaces.map((namespace) => new Informer<MustGatherReport & KubeObject>(client, RESOURCES.MustGatherReport, { ...informerOptions, ...(namespace ? { namespace } : {}) }));
-    for (const informer of this.reportInformers) {
-      informer.addHandlers({
-        onEvent: (event) => {
-          this.queue.add(objectKey(event.object));
-          this.updateReportGauge();
-        },
-      });
-    }
-    const watched = new Set(namespaces);
-    this.ownedInformers = [RESOURCES.Namespace, ...ownedTypes(platform ?? 'openshift')].map((type) => new Informer(client, type, { ...informerOptions, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}` }));
-    for (const informer of this.ownedInformers) {
-      informer.addHandlers({
-        onEvent: (event) => {
-          const key = event.object.metadata.annotations?.[REPORT_ANNOTATION];
-          if (!key) return;
-          if (watched.has(undefined) || watched.has(key.slice(0, key.indexOf('/')))) this.queue.add(key);
-        },
-      });
-    }
+    this.cache.onChange((key, source) => {
+      this.queue.add(key);
+      if (source === 'report') this.updateReportGauge();
+    });
   }
 
   /** Sweeps orphans, starts the watches, and reconciles until `stop()`. */
@@ -115,8 +99,8 @@ export class Controller {
     this.started = true;
     const swept = await sweepOrphans(this.options.client);
     if (swept.length > 0) this.log.info('swept orphans', { deleted: swept.map((s) => s.subject) });
-    for (const informer of [...this.reportInformers, ...this.ownedInformers]) informer.start();
-    await Promise.all([...this.reportInformers, ...this.ownedInformers].map((informer) => informer.waitForSync()));
+    this.cache.start();
+    await this.cache.waitForSync();
     this.queue.run((key) => this.reconciler.reconcile(key));
     const resyncMs = this.options.resyncMs ?? 600_000;
     this.resyncTimer = setInterval(() => this.enqueueAll(), resyncMs);
@@ -126,19 +110,19 @@ export class Controller {
 
   /** Every known report's key, queued (what a resync does). */
   enqueueAll(): void {
-    for (const informer of this.reportInformers) for (const report of informer.list()) this.queue.add(objectKey(report));
+    for (const report of this.cache.reports()) this.queue.add(objectKey(report));
   }
 
   /** Ready once every watch has listed. */
   isReady(): { ready: true } | { ready: false; reason: string } {
     if (!this.started) return { ready: false, reason: 'not started (waiting for leadership?)' };
-    const pending = [...this.reportInformers, ...this.ownedInformers].filter((informer) => !informer.hasSynced()).length;
+    const pending = this.cache.unsynced();
     return pending === 0 ? { ready: true } : { ready: false, reason: `${pending} watches still listing` };
   }
 
   /** What the ClusterOperator reports. */
   health(): OperatorHealth {
-    const reports = this.reportInformers.flatMap((informer) => informer.list());
+    const reports = this.cache.reports();
     return {
       synced: this.isReady().ready,
       failing: [...this.failing].map(([key, f]) => ({ key, ...f })),
@@ -149,7 +133,7 @@ export class Controller {
   /** Stops the watches and lets in-flight reconciles finish. */
   async stop(): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
-    await Promise.all([...this.reportInformers, ...this.ownedInformers].map((informer) => informer.stop()));
+    await this.cache.stop();
     await this.queue.shutdown({ drain: true });
     this.log.info('controller stopped');
   }
@@ -158,10 +142,8 @@ export class Controller {
     const gauge = this.options.metrics?.reports;
     if (!gauge) return;
     gauge.reset();
-    for (const informer of this.reportInformers) {
-      for (const report of informer.list()) {
-        for (const condition of report.status?.conditions ?? []) gauge.inc({ condition: condition.type, status: condition.status });
-      }
+    for (const report of this.cache.reports()) {
+      for (const condition of report.status?.conditions ?? []) gauge.inc({ condition: condition.type, status: condition.status });
     }
   }
 }

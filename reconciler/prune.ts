@@ -1,9 +1,10 @@
 /**
- * Deletes objects a report owns (by its uid label) that it no longer wants: the gather binding once gathering is over,
- * anything an older operator version created and this one does not.
+ * Deletes objects a report owns that it no longer wants: the gather binding once gathering is over, anything an older
+ * operator version created and this one does not. What it owns comes from the caller (the reconciler's cache, by the
+ * report's uid label), so pruning costs no LIST.
  */
 import type { Platform } from '../constructs/ports.js';
-import { LABELS } from '../constructs/report-identity.js';
+import { serverMessage, type WriteObserver } from './apply.js';
 import type { KubeClient, KubeObject } from './kube-client.js';
 import { type ObjectRef, refOf, refString, RESOURCES, type ResourceType } from './resources.js';
 
@@ -14,8 +15,8 @@ const COMMON_TYPES: readonly ResourceType[] = [
 ];
 
 /**
- * Every kind a report chart renders on `platform`: what pruning, the orphan sweep and the controller's watches look
- * at. Route on OpenShift, Ingress elsewhere: a plain cluster need not serve the Route API at all.
+ * Every kind a report chart renders on `platform`: what the orphan sweep and the controller's watches look at. Route
+ * on OpenShift, Ingress elsewhere: a plain cluster need not serve the Route API at all.
  */
 export function ownedTypes(platform: Platform): readonly ResourceType[] {
   return [...COMMON_TYPES, platform === 'openshift' ? RESOURCES.Route : RESOURCES.Ingress];
@@ -24,52 +25,36 @@ export function ownedTypes(platform: Platform): readonly ResourceType[] {
 /** Kinds the chart puts beside the report, in the report's own namespace (the file server's Events permission). */
 export const BESIDE_REPORT_TYPES: readonly ResourceType[] = [RESOURCES.Role, RESOURCES.RoleBinding];
 
-/** Where a report's objects are: its own namespace of objects, and the namespace of the report itself. */
-export interface ReportNamespaces {
-  /** The namespace the operator made for the report's objects. */
-  readonly objects: string;
-  /** The report's namespace. */
-  readonly report: string;
-}
-
-/** The namespace to list `type` in, for one report (undefined: cluster-scoped). */
-export function namespaceOf(type: ResourceType, namespaces: ReportNamespaces): string | undefined {
-  if (!type.namespaced) return undefined;
-  return BESIDE_REPORT_TYPES.includes(type) ? namespaces.report : namespaces.objects;
-}
-
 export interface PruneEntry {
   readonly ref: ObjectRef;
   readonly subject: string;
   readonly action: 'deleted';
 }
 
-/** Selects a report's objects. */
-export function ownedSelector(uid: string): string {
-  return `${LABELS.reportUid}=${uid}`;
+/** Of `owned`, what `desired` does not name (by `Kind/namespace/name`) and is not already being deleted. */
+export function unwanted(owned: readonly KubeObject[], desired: readonly KubeObject[]): KubeObject[] {
+  const wanted = new Set(desired.map((object) => refString(refOf(object))));
+  return owned.filter((object) => !object.metadata.deletionTimestamp && !wanted.has(refString(refOf(object))));
 }
 
 /**
- * Lists the report's objects of `types` (cluster-scoped ones cluster-wide, the rest where the report keeps them) and
- * deletes those whose `Kind/namespace/name` is not in `desired`.
+ * Deletes `objects`, each only if it is still the same object (uid precondition); an object already gone counts as
+ * deleted. Errors name the object.
  */
-export async function prune(
-  client: KubeClient, uid: string, namespaces: ReportNamespaces, desired: readonly KubeObject[], types: readonly ResourceType[],
-): Promise<PruneEntry[]> {
-  const wanted = new Set(desired.map((object) => refString(refOf(object))));
-  const selector = ownedSelector(uid);
-  const lists = await Promise.all(types.map((type) => {
-    const namespace = namespaceOf(type, namespaces);
-    return client.list(type, { labelSelector: selector, ...(namespace ? { namespace } : {}) });
-  }));
-  const unwanted = lists.flatMap((list) => list.items).filter((object) => !object.metadata.deletionTimestamp && !wanted.has(refString(refOf(object))));
-  return Promise.all(unwanted.map(async (object) => {
+export async function deleteObjects(client: KubeClient, objects: readonly KubeObject[], options: { onWrite?: WriteObserver } = {}): Promise<PruneEntry[]> {
+  return Promise.all(objects.map(async (object) => {
     const ref = refOf(object);
     try {
       await client.delete(ref, { ...(object.metadata.uid ? { uid: object.metadata.uid } : {}) });
     } catch (err) {
-      throw new Error(`${refString(ref)}: prune failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`${refString(ref)}: delete failed: ${serverMessage(err)}`, { cause: err });
     }
+    options.onWrite?.(ref, object, undefined);
     return { ref, subject: refString(ref), action: 'deleted' as const };
   }));
+}
+
+/** Deletes what of `owned` is not `desired`. */
+export async function prune(client: KubeClient, owned: readonly KubeObject[], desired: readonly KubeObject[], options: { onWrite?: WriteObserver } = {}): Promise<PruneEntry[]> {
+  return deleteObjects(client, unwanted(owned, desired), options);
 }

@@ -1,7 +1,9 @@
 /**
- * `reconcile(key)`: level-triggered, controller-runtime style. Each call re-reads the report and what it owns,
- * renders the chart in memory, applies it in stages, prunes what is no longer wanted (the cluster-admin binding once
- * gathering is over), writes the status when it changed, and says when to come back (the start or expiry deadline).
+ * `reconcile(key)`: level-triggered, controller-runtime style. Each call reads the report and what it owns from the
+ * watch caches (no GET or LIST), renders the chart in memory, applies it in stages, prunes what is no longer wanted
+ * (the cluster-admin binding once gathering is over), writes the status when it changed, and says when to come back
+ * (the start or expiry deadline). A cache that has not yet shown one of the reconciler's own writes is not read: the
+ * watch event that shows the write brings the report back.
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
@@ -12,11 +14,12 @@ import { type MustGatherReport, ReportValidationError, validateSpec } from '../c
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, renderReport } from '../constructs/render.js';
-import { applyStage, type ChangeSetEntry, stages } from './apply.js';
+import { applyStage, type ChangeSetEntry, stages, type WriteObserver } from './apply.js';
+import { ReportCache } from './cache.js';
 import type { EventRecorder } from './events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
-import { BESIDE_REPORT_TYPES, namespaceOf, ownedSelector, ownedTypes, prune, type PruneEntry, type ReportNamespaces } from './prune.js';
-import { refOf, RESOURCES } from './resources.js';
+import { BESIDE_REPORT_TYPES, deleteObjects, prune, type PruneEntry } from './prune.js';
+import { type ObjectRef, RESOURCES } from './resources.js';
 import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
@@ -29,11 +32,15 @@ export const FIELD_MANAGER = 'mustgather-operator';
 /** How long a report that cannot start (`STUCK_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
 
-/** Where the cluster publishes its client CA (what every aggregated API server reads). */
-export const CLIENT_CA_SOURCE = { kind: 'ConfigMap', namespace: 'kube-system', name: 'extension-apiserver-authentication', key: 'client-ca-file' } as const;
+export { CLIENT_CA_SOURCE } from './cache.js';
 
 export interface ReconcilerOptions {
   readonly client: KubeClient;
+  /**
+   * Where reports and what they own are read from; the controller shares its own.
+   * @default - one of its own over `client`, started by the first reconcile and stopped by `stop()`
+   */
+  readonly cache?: ReportCache;
   /**
    * Platform profile of the report charts (`mustgather run` detects it).
    * @default 'openshift'
@@ -80,8 +87,8 @@ export interface ReconcilerOptions {
    */
   readonly onChanges?: (key: string, changes: readonly (ChangeSetEntry | PruneEntry)[]) => void;
   /**
-   * How long to wait before looking again at something no watch reports (a service-account token being issued, a
-   * namespace finishing termination).
+   * How long before looking again at a report whose cache has not yet shown one of the reconciler's own writes: a
+   * safety net, as the watch event that shows the write enqueues the report first.
    * @default 1000
    */
   readonly pollAfterMs?: number;
@@ -90,6 +97,10 @@ export interface ReconcilerOptions {
 /** `namespace/name` of a report. */
 export function reportKey(report: { metadata: { namespace?: string; name: string } }): string {
   return `${report.metadata.namespace}/${report.metadata.name}`;
+}
+
+function reportRef(report: MustGatherReport): ObjectRef {
+  return { kind: RESOURCES.MustGatherReport.kind, namespace: report.metadata.namespace, name: report.metadata.name };
 }
 
 function splitKey(key: string): { namespace: string; name: string } {
@@ -117,6 +128,9 @@ export class Reconciler {
   private readonly startTimeoutMs: number;
   /** The serving CA, read (or made) once: it does not change while the operator runs. */
   private servingCa: Promise<ServingCa> | undefined;
+  private readonly cache: ReportCache;
+  /** Set when the cache is the reconciler's own: started at the first reconcile. */
+  private ownCache: Promise<void> | undefined;
 
   constructor(private readonly options: ReconcilerOptions) {
     this.client = options.client;
@@ -125,6 +139,27 @@ export class Reconciler {
     this.now = options.now ?? (() => new Date());
     this.pollAfterMs = options.pollAfterMs ?? 1000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
+    this.cache = options.cache ?? new ReportCache({ client: options.client, platform: this.platform });
+  }
+
+  /** The cache, synced; one of its own is started the first time. */
+  private async synced(): Promise<ReportCache> {
+    if (!this.options.cache && !this.ownCache) {
+      this.cache.start();
+      this.ownCache = this.cache.waitForSync();
+    }
+    await this.ownCache;
+    return this.cache;
+  }
+
+  /** Tells the cache about each write made for report `key`, so that it is not read before it shows them. */
+  private writesFor(key: string): WriteObserver {
+    return (ref, before, after) => this.cache.wrote(key, ref, before, after);
+  }
+
+  /** Stops the reconciler's own cache (a shared one belongs to whoever made it). */
+  async stop(): Promise<void> {
+    if (this.ownCache) await this.cache.stop();
   }
 
   /** The report's status from what was observed, with this reconciler's start timeout. */
@@ -162,43 +197,41 @@ export class Reconciler {
     return { servingCertificate: problem ? await issueServingCertificate(ca, hostnames, { now: this.now() }) : current, caBundle: ca.cert };
   }
 
-  /** The cluster's client CA bundle; '' when the cluster publishes none (then the file server takes bearer tokens only). */
-  private async clientCa(): Promise<string> {
-    const { key, ...ref } = CLIENT_CA_SOURCE;
-    const configMap = await this.client.get<{ data?: Record<string, string> } & KubeObject>(ref);
-    return configMap?.data?.[key] ?? '';
-  }
-
   async reconcile(key: string): Promise<ReconcileResult> {
+    const cache = await this.synced();
+    if (cache.stale(key).length > 0) return { requeueAfter: this.pollAfterMs };
     const { namespace, name } = splitKey(key);
-    const report = await this.client.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
-    if (!report) return {};
-    if (report.metadata.deletionTimestamp) return this.finalize(report);
+    const cached = cache.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
+    if (!cached) {
+      cache.forget(key);
+      return {};
+    }
+    if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
     // One instant per reconcile: what is pruned and the status written agree about a deadline passing meanwhile.
     const now = this.now();
-    if (!report.metadata.finalizers?.includes(FINALIZER)) {
-      await this.patchFinalizers(report, [...(report.metadata.finalizers ?? []), FINALIZER]);
-      return this.reconcile(key);
-    }
+    // Going on with the server's answer, the newest there is, saves waiting for the watch to bring it.
+    const report = cached.metadata.finalizers?.includes(FINALIZER)
+      ? cached
+      : await this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
+    if (!report) return {};
+    const onWrite = this.writesFor(key);
 
     try {
       validateSpec(report.spec);
     } catch (err) {
       if (!(err instanceof ReportValidationError)) throw err;
       // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
-      await this.writeStatus(report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
+      await this.writeStatus(key, report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
       return {};
     }
 
     const names = reportObjectNames(report.metadata);
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
     const openshift = this.platform === 'openshift';
-    const [pod, secret, clientCa] = await Promise.all([
-      this.client.get<PodView & KubeObject>(inNamespace('Pod', names.main)),
-      // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
-      this.client.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret)),
-      this.clientCa(),
-    ]);
+    const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
+    // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
+    const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
+    const clientCa = cache.clientCa();
     const gatheringOver = this.status({ report, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(names, secret);
 
@@ -210,9 +243,8 @@ export class Reconciler {
     }).filter((object) => !(gatheringOver && (object.metadata.name === names.gatherBinding || object.metadata.name === names.gatherTokenSecret))) as KubeObject[];
 
     const changes: (ChangeSetEntry | PruneEntry)[] = [];
-    let applyError: string | undefined;
+    let applyError: Error | undefined;
     let livePod: (PodView & KubeObject) | undefined = pod;
-    let waitingForToken = false;
     try {
       for (const stage of stages(desired)) {
         const isPodStage = stage.some((object) => object.kind === 'Pod');
@@ -221,76 +253,90 @@ export class Reconciler {
         if (isPodStage && !pod) {
           const token = changes.find((c): c is ChangeSetEntry => 'live' in c && c.ref.kind === 'Secret' && c.ref.name === names.gatherTokenSecret);
           // The pod mounts the gather token by key; creating it before the token is issued would stall the kubelet.
-          if (!secretValue(token?.live, 'token')) {
-            waitingForToken = true;
-            break;
-          }
+          // The token controller's write to the Secret comes through its watch and brings the report back.
+          if (!secretValue(token?.live, 'token')) break;
         }
-        const entries = await applyStage(this.client, stage, { fieldManager: FIELD_MANAGER });
+        const entries = await applyStage(this.client, stage, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
         changes.push(...entries);
         const podEntry = entries.find((e) => e.ref.kind === 'Pod');
         if (podEntry) livePod = podEntry.live as PodView & KubeObject;
       }
-      changes.push(...(await prune(this.client, report.metadata.uid ?? '', { objects: names.namespace, report: namespace }, desired, ownedTypes(this.platform))));
+      changes.push(...(await prune(this.client, cache.ownedBy(report.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
-      applyError = (err as Error).message;
+      applyError = err as Error;
     }
     this.options.onChanges?.(key, changes);
 
-    const [route, claim] = await Promise.all([
-      openshift ? this.client.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined,
-      this.client.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main)),
-    ]);
+    const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
+    const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({
       report, now,
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
-      ...(applyError ? { applyError } : {}),
+      ...(applyError ? { applyError: applyError.message } : {}),
     });
-    await this.writeStatus(report, result);
+    await this.writeStatus(key, report, result);
     await this.recordTransitions(report, result, changes);
-    if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError}`);
+    if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
 
     if (result.expiresAt && result.expiresAt.getTime() <= this.now().getTime()) {
       await this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
-      await this.client.delete({ kind: RESOURCES.MustGatherReport.kind, namespace, name }, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
+      const ref = { kind: RESOURCES.MustGatherReport.kind, namespace, name };
+      await this.client.delete(ref, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
+      onWrite(ref, report as MustGatherReport & KubeObject, undefined);
       return {};
     }
     // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".
     const deadlines = [result.startDeadline, result.expiresAt].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
-    const requeueAfter = Math.min(...(waitingForToken ? [this.pollAfterMs] : []), ...deadlines);
+    const requeueAfter = Math.min(...deadlines);
     return Number.isFinite(requeueAfter) ? { requeueAfter: Math.max(requeueAfter, 1) } : {};
   }
 
-  /** Deletes the report's cluster-scoped objects and namespace; releases the report once they are gone. */
-  private async finalize(report: MustGatherReport): Promise<ReconcileResult> {
+  /**
+   * Deletes what of a report its namespace's deletion does not take: the cluster-scoped bindings and the Role and
+   * RoleBinding beside the report; then that namespace. Releases the report once the cache shows them all gone (their
+   * delete events bring the report back here).
+   */
+  private async finalize(key: string, report: MustGatherReport): Promise<ReconcileResult> {
     if (!report.metadata.finalizers?.includes(FINALIZER)) return {};
-    const remaining = await removeReportObjects(this.client, report.metadata.uid ?? '', { objects: reportNamespaceName(report.metadata), report: report.metadata.namespace });
-    if (remaining > 0) return { requeueAfter: this.pollAfterMs };
-    await this.patchFinalizers(report, report.metadata.finalizers.filter((f) => f !== FINALIZER));
-    if (report.metadata.uid) this.options.events?.forget(report.metadata.uid);
+    const onWrite = this.writesFor(key);
+    const uid = report.metadata.uid ?? '';
+    const outside = new Set([RESOURCES.ClusterRoleBinding, ...BESIDE_REPORT_TYPES].map((type) => type.kind));
+    const owned = this.cache.ownedBy(uid);
+    const bindings = owned.filter((object) => outside.has(object.kind));
+    await deleteObjects(this.client, bindings.filter((object) => !object.metadata.deletionTimestamp), { onWrite });
+    // Only delete a namespace this report owns: a user's namespace that happens to share the name is not ours (the
+    // index holds only objects labelled with the report's uid).
+    const namespace = owned.find((object) => object.kind === 'Namespace' && object.metadata.name === reportNamespaceName(report.metadata));
+    if (namespace && !namespace.metadata.deletionTimestamp) await deleteObjects(this.client, [namespace], { onWrite });
+    if (bindings.length > 0 || namespace) return {};
+    const released = await this.patchFinalizers(key, report, report.metadata.finalizers.filter((f) => f !== FINALIZER));
+    if (released && report.metadata.uid) this.options.events?.forget(report.metadata.uid);
     return {};
   }
 
-  /** Replaces the finalizer list, guarded by resourceVersion so a concurrent change is not lost. */
-  private async patchFinalizers(report: MustGatherReport, finalizers: string[]): Promise<void> {
-    const ref = { kind: RESOURCES.MustGatherReport.kind, namespace: report.metadata.namespace, name: report.metadata.name };
+  /** Replaces the finalizer list, guarded by resourceVersion so a concurrent change is not lost; undefined: the report is gone. */
+  private async patchFinalizers(key: string, report: MustGatherReport, finalizers: string[]): Promise<MustGatherReport | undefined> {
+    const ref = reportRef(report);
     try {
-      await this.client.patch(ref, { metadata: { finalizers, resourceVersion: report.metadata.resourceVersion } });
+      const patched = await this.client.patch<MustGatherReport & KubeObject>(ref, { metadata: { finalizers, resourceVersion: report.metadata.resourceVersion } });
+      this.writesFor(key)(ref, report as MustGatherReport & KubeObject, patched);
+      return patched;
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
   /** Writes the status subresource, only when it changed. */
-  private async writeStatus(report: MustGatherReport, result: StatusResult): Promise<void> {
+  private async writeStatus(key: string, report: MustGatherReport, result: StatusResult): Promise<void> {
     if (isDeepStrictEqual(normalize(report.status), normalize(result.status))) return;
-    const ref = { kind: RESOURCES.MustGatherReport.kind, namespace: report.metadata.namespace, name: report.metadata.name };
+    const ref = reportRef(report);
     try {
       // A merge patch with the whole status: `null` clears what is no longer there (a report_url that went away).
       const cleared = Object.fromEntries(Object.keys(report.status ?? {}).map((k) => [k, null]));
-      await this.client.patch(ref, { metadata: { resourceVersion: report.metadata.resourceVersion }, status: { ...cleared, ...result.status } }, { subresource: 'status' });
+      const written = await this.client.patch<KubeObject>(ref, { metadata: { resourceVersion: report.metadata.resourceVersion }, status: { ...cleared, ...result.status } }, { subresource: 'status' });
+      this.writesFor(key)(ref, report as MustGatherReport & KubeObject, written);
     } catch (err) {
       if (isNotFound(err)) return;
       // Someone wrote the report meanwhile: the watch brings the new version and with it another reconcile.
@@ -329,26 +375,4 @@ export class Reconciler {
 /** Conditions compared without key order. */
 function normalize(status: unknown): unknown {
   return JSON.parse(JSON.stringify(status ?? {}));
-}
-
-/**
- * Deletes what of a report its namespace's deletion does not take (by uid label): the cluster-scoped bindings and the
- * Role and RoleBinding beside the report; then that namespace. Returns how many are still there (terminating).
- */
-export async function removeReportObjects(client: KubeClient, uid: string, namespaces: ReportNamespaces): Promise<number> {
-  const outside = [RESOURCES.ClusterRoleBinding, ...BESIDE_REPORT_TYPES];
-  const lists = await Promise.all(outside.map((type) => {
-    const namespace = namespaceOf(type, namespaces);
-    return client.list(type, { labelSelector: ownedSelector(uid), ...(namespace ? { namespace } : {}) });
-  }));
-  const objects = lists.flatMap((list) => list.items);
-  await Promise.all(objects.map((object) => client.delete(refOf(object))));
-  const namespace = namespaces.objects;
-  const ns = await client.get({ kind: 'Namespace', name: namespace });
-  // Only delete a namespace this report owns: a user's namespace that happens to share the name is not ours.
-  if (ns && ns.metadata.labels?.[LABELS.reportUid] === uid) {
-    if (!ns.metadata.deletionTimestamp) await client.delete({ kind: 'Namespace', name: namespace });
-    return objects.length + 1;
-  }
-  return objects.length;
 }

@@ -65,7 +65,7 @@ export interface Observed {
   /** Kubernetes profile: the PEM CA that issued the file server's certificate, published as `status.caBundle`. */
   readonly caBundle?: string;
   readonly claim?: ClaimView;
-  /** Why applying the report's objects failed this time, if it did. */
+  /** Why applying the report's objects failed this time, if it did: `Kind/namespace/name: what the server said`. */
   readonly applyError?: string;
   /** Why the report cannot be rendered at all (a spec the CRD should have refused). */
   readonly invalidSpec?: string;
@@ -191,6 +191,14 @@ function stepOf(name: string, images: readonly string[]): { words: string; failu
   return { words: `container ${name}`, failure: 'ServerFailed' };
 }
 
+/**
+ * An apply the server refuses: retried with backoff, but a refusal that does not go away by itself (a full Service IP
+ * range, a quota) needs someone, so it is said where people look, naming the object and the server's words.
+ */
+function applyFailed(applyError: string): Readiness {
+  return { status: 'False', reason: 'ApplyFailed', message: `Cannot apply the report's objects (retrying): ${applyError}` };
+}
+
 function readiness(observed: Observed, gathers: GatherStatus[], url: string | undefined): Readiness {
   const { report, pod, claim } = observed;
   const images = report.spec.images;
@@ -199,7 +207,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
   const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
   if (before?.status === 'False' && TERMINAL_REASONS.has(before.reason)) return { status: 'False', reason: before.reason, message: before.message, terminal: true };
   if (!pod) {
-    if (observed.applyError) return { status: 'False', reason: 'ApplyFailed', message: observed.applyError };
+    if (observed.applyError) return applyFailed(observed.applyError);
     return { status: 'False', reason: 'Pending', message: 'Creating the report\'s namespace, volume and pod.' };
   }
   const phase = pod.status?.phase;
@@ -303,7 +311,7 @@ function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readines
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
   if (!observed.pod) {
     return observed.applyError
-      ? { status: 'False', reason: 'ApplyFailed', message: observed.applyError }
+      ? applyFailed(observed.applyError)
       : { status: 'False', reason: 'Pending', message: 'Creating the report\'s objects.' };
   }
   const started = gathers.some((g) => g.state !== 'Pending');
@@ -329,7 +337,11 @@ export function computeStatus(observed: Observed): StatusResult {
   const gathers = gatherStatuses(report, pod);
   const host = admittedHost(observed.route);
   const url = observed.url ?? (host ? `https://${host}/must-gather.tar.gz` : undefined);
-  const { ready, startDeadline } = withStartTimeout(observed, gathers, readiness(observed, gathers, url));
+  const fromPod = readiness(observed, gathers, url);
+  // A refused apply also matters with a pod running (a Service that cannot be re-created serves no one); only an end
+  // for good says more.
+  const current = observed.applyError && !fromPod.terminal ? applyFailed(observed.applyError) : fromPod;
+  const { ready, startDeadline } = withStartTimeout(observed, gathers, current);
   const conditions = [condition(CONDITION.initialized, initialized(observed, gathers), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
   const readyCondition = conditions[1]!;
   const finished = ready.status === 'True' || ready.terminal === true;

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { stripUnread } from '../../reconciler/cache.js';
 import { Informer, type InformerEvent, type InformerOptions } from '../../reconciler/informer.js';
 import { isGone, KubeClient, type KubeObject, type ListOptions, type WatchEvent, type WatchOptions } from '../../reconciler/kube-client.js';
 import { RESOURCES, type ResourceType } from '../../reconciler/resources.js';
@@ -148,6 +149,34 @@ describe('Informer', () => {
     await waitFor(events, ['add marker'], 'the marker');
     expect(events).toEqual(['add in', 'add out', 'delete in', 'add marker']);
     expect(informer.list().map((o) => o.metadata.name).sort()).toEqual(['marker', 'out']);
+  });
+
+  it('caches what its transform keeps, selects by field, and indexes by a label as objects come, change and go', async () => {
+    const ns = await testNamespace(admin, 'inf');
+    // kubectl apply's copy of the object, and the managedFields every write leaves: what the operator's cache drops.
+    const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
+    await admin.create({ ...secret(ns, 'a', '1', { owner: 'one' }), metadata: { name: 'a', namespace: ns, labels: { owner: 'one' }, annotations: { [lastApplied]: '{}', keep: 'me' } } });
+    await admin.create(secret(ns, 'b', '1', { owner: 'one' }));
+    await admin.create(secret(ns, 'c', '1', { owner: 'two' }));
+    expect((await admin.get({ kind: 'Secret', namespace: ns, name: 'a' }))?.metadata.managedFields).toBeDefined();
+    const { informer, events } = startInformer(admin, ns, { transform: stripUnread, indexBy: (object) => object.metadata.labels?.owner });
+    await informer.waitForSync();
+    const a = informer.get(ns, 'a')!;
+    expect(a.metadata.managedFields).toBeUndefined();
+    expect(a.metadata.annotations).toEqual({ keep: 'me' });
+    const owned = (owner: string) => informer.byIndex(owner).map((o) => o.metadata.name).sort();
+    expect([owned('one'), owned('two')]).toEqual([['a', 'b'], ['c']]);
+
+    await admin.patch({ kind: 'Secret', namespace: ns, name: 'b' }, { metadata: { labels: { owner: 'two' } } });
+    await admin.delete({ kind: 'Secret', namespace: ns, name: 'c' });
+    await setValue(ns, 'a', '2');
+    await waitFor(events, ['update b 1 -> 1', 'delete c', 'update a 1 -> 2'], 'the changes');
+    expect([owned('one'), owned('two'), owned('three')]).toEqual([['a'], ['b'], []]);
+    expect(informer.get(ns, 'a')?.metadata.managedFields).toBeUndefined();
+
+    const { informer: one } = startInformer(admin, ns, { fieldSelector: 'metadata.name=b' });
+    await one.waitForSync();
+    expect(one.list().map((o) => o.metadata.name)).toEqual(['b']);
   });
 
   it('resumes from the last resourceVersion when the server ends the watch, without re-listing or replaying', async () => {

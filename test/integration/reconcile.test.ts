@@ -3,10 +3,12 @@
  * watches are tested separately) and plays the kubelet and the router by writing pod and route status.
  */
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { PORTS } from '../../constructs/ports.js';
 import type { MustGatherReport } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
+import { ReportCache } from '../../reconciler/cache.js';
 import type { KubeClient } from '../../reconciler/kube-client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
 import { SERVING_CA_SECRET } from '../../reconciler/serving-ca.js';
@@ -24,13 +26,32 @@ let operator: KubeClient;
 /** A clock the tests move forward to reach deadlines without waiting for them. */
 let offsetMs = 0;
 let reconciler: Reconciler;
+/** The reconciler's watch caches, shared as the controller shares its own. */
+let cache: ReportCache;
 
 beforeAll(async () => {
   admin = adminClient();
   if (!LOCAL_CLUSTER) return;
   operator = await operatorClient(admin);
-  reconciler = new Reconciler({ client: operator, now: () => new Date(Date.now() + offsetMs), pollAfterMs: 200 });
+  cache = await startedCache('openshift');
+  reconciler = new Reconciler({ client: operator, cache, now: () => new Date(Date.now() + offsetMs), pollAfterMs: 200 });
 });
+afterAll(async () => cache?.stop());
+
+async function startedCache(platform: 'openshift' | 'kubernetes'): Promise<ReportCache> {
+  const started = new ReportCache({ client: operator, platform });
+  started.start();
+  await started.waitForSync();
+  return started;
+}
+
+/**
+ * Waits until `cache` shows every write the reconciler made for `key`: a reconcile before that is (rightly) a no-op,
+ * which a test that reconciles once and looks must not mistake for the answer.
+ */
+async function caughtUp(key: string, of = cache): Promise<void> {
+  await eventually(async () => of.stale(key).length === 0, `the cache to show the operator's writes for ${key}`, 10_000, 20);
+}
 
 /** Reconciles until `until` holds, honouring requeueAfter like the queue would (bounded). */
 async function converge(key: string, until: (report: MustGatherReport | undefined) => boolean, what: string): Promise<MustGatherReport | undefined> {
@@ -138,6 +159,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { ended: ['Succeeded'], archive: 'done', serving: true }));
     await admitRoute(admin, names.namespace, 'exp.apps.example.com');
     const done = await converge(key, reasonIs('ArchiveReady'), 'Ready');
+    await caughtUp(key);
     const result = await reconciler.reconcile(key);
     const expiresIn = Date.parse(done!.status!.expiresAt!) - Date.now();
     expect(result.requeueAfter).toBeGreaterThan(expiresIn - 5_000);
@@ -160,7 +182,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     const { key, names, uid } = await newReport('stuck', IMAGES.slice(0, 1));
     // Its own clock, moved to the deadline the reconcile asks to be woken at (no event marks that moment).
     const clock = { offsetMs: 0 };
-    const impatient = new Reconciler({ client: operator, startTimeoutMs: 60_000, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs) });
+    const impatient = new Reconciler({ client: operator, cache, startTimeoutMs: 60_000, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs) });
     await setPodStatus(admin, names.namespace, podStatus(IMAGES.slice(0, 1), { waitingGather: { index: 1, reason: 'ErrImagePull', message: 'manifest unknown' } }));
     const [namespace, name] = key.split('/') as [string, string];
     const waiting = await eventually(async () => {
@@ -171,6 +193,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     expect(waiting.requeueAfter).toBeLessThanOrEqual(60_000);
 
     clock.offsetMs = waiting.requeueAfter!;
+    await caughtUp(key);
     const ended = await impatient.reconcile(key);
     const report = (await getReport(admin, namespace, name))!;
     expect(ready(report)).toMatchObject({ status: 'False', reason: 'StartTimedOut' });
@@ -220,17 +243,43 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     await eventually(async () => (await ownedObjects(admin, uid)).length === 0, 'the orphans to be gone', 60_000, 500);
   });
 
+  it('says in Ready which object the API server refuses and why, while it keeps trying, and goes on once it may', async () => {
+    const namespace = await testNamespace(admin);
+    const created = await createReport(admin, namespace, 'refused', { images: IMAGES.slice(0, 1), deleteAfter: '30m' });
+    const key = reportKey(created);
+    const names = reportObjectNames(created.metadata);
+    // A refusal that does not go away by itself, like a full Service IP range: a quota of no Services where the report's go.
+    await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: names.namespace } });
+    await admin.request('POST', `/api/v1/namespaces/${names.namespace}/resourcequotas`, {
+      body: { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'no-services' }, spec: { hard: { services: '0' } } },
+    });
+    // Each of these reconciles fails (the queue retries it with backoff), having said why in the status first.
+    const refused = await eventually(async () => {
+      await reconciler.reconcile(key).catch(() => undefined);
+      const report = await getReport(admin, namespace, 'refused');
+      return reasonIs('ApplyFailed')(report) ? report : undefined;
+    }, 'ApplyFailed');
+    expect(ready(refused)?.message).toMatch(new RegExp(`^Cannot apply the report's objects \\(retrying\\): Service/${names.namespace}/must-gather: apply failed: .*quota`));
+    expect(refused?.status?.conditions?.find((c) => c.type === 'Initialized')).toMatchObject({ status: 'False', reason: 'ApplyFailed' });
+    await caughtUp(key);
+    await expect(reconciler.reconcile(key)).rejects.toThrow(`MustGatherReport/${key}: Service/${names.namespace}/must-gather: apply failed: `);
+
+    await admin.request('DELETE', `/api/v1/namespaces/${names.namespace}/resourcequotas/no-services`);
+    await converge(key, (r) => r?.status?.conditions?.find((c) => c.type === 'Initialized')?.status === 'True', 'the pod once Services may be made');
+  });
+
   it('repairs what someone edits or deletes', async () => {
     const { key, names, uid } = await newReport('repair');
     await admin.delete({ kind: 'Service', namespace: names.namespace, name: 'must-gather' });
     await admin.patch({ kind: 'Route', namespace: names.namespace, name: 'must-gather' }, { metadata: { labels: { 'mustgather.openshift.io/report-uid': null } } });
     await admin.patch({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }, { spec: { ingress: [{}] } });
-    await reconciler.reconcile(key);
-    const objects = await ownedObjects(admin, uid);
-    expect(objects).toContain('Service/must-gather');
-    expect(objects).toContain('Route/must-gather');
-    const policy = await admin.get({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }) as any;
-    expect(policy.spec.ingress).toEqual([{ ports: [{ port: PORTS.proxy, protocol: 'TCP' }] }]);
+    // Reconciled as the watch events of those edits would have it (the cache sees them a moment later).
+    await eventually(async () => {
+      await reconciler.reconcile(key);
+      const objects = await ownedObjects(admin, uid);
+      const policy = await admin.get({ kind: 'NetworkPolicy', namespace: names.namespace, name: names.networkPolicy }) as any;
+      return objects.includes('Service/must-gather') && objects.includes('Route/must-gather') && isDeepStrictEqual(policy.spec.ingress, [{ ports: [{ port: PORTS.proxy, protocol: 'TCP' }] }]);
+    }, 'the Service, the Route\'s label and the policy to be repaired');
 
     await admin.delete({ kind: 'Namespace', name: names.namespace });
     await converge(key, () => true, 'a reconcile');
@@ -245,16 +294,19 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
 describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile, kubernetes profile', 'its CA, for the operator\'s least-privilege user, and its audit log'), () => {
   let operatorNamespace: string;
   let k8sReconciler: Reconciler;
+  let k8sCache: ReportCache;
   const clock = { offsetMs: 0 };
   const ingress = { hostSuffix: 'reports.example.com', className: 'nginx' };
 
   beforeAll(async () => {
     // The operator's namespace does not exist yet: the first report that needs the CA creates it.
     operatorNamespace = `op-${randomBytes(4).toString('hex')}`;
+    k8sCache = await startedCache('kubernetes');
     k8sReconciler = new Reconciler({
-      client: operator, platform: 'kubernetes', operatorNamespace, ingress, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs),
+      client: operator, cache: k8sCache, platform: 'kubernetes', operatorNamespace, ingress, pollAfterMs: 200, now: () => new Date(Date.now() + clock.offsetMs),
     });
   });
+  afterAll(async () => k8sCache?.stop());
 
   async function k8sReport(name: string, reconciler = k8sReconciler) {
     const namespace = await testNamespace(admin);
@@ -306,6 +358,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile, kubernetes profile', 'its CA
     const first = await k8sReport('ca-once');
     // A fresh reconciler (an operator restart) reads the same CA back.
     const restarted = new Reconciler({ client: operator, platform: 'kubernetes', operatorNamespace, pollAfterMs: 200 });
+    onTestFinished(() => restarted.stop());
     const second = await k8sReport('ca-twice', restarted);
     // Over every report this operator namespace served (three by now, and a restart): one CA, created once.
     const caWrites = (await auditedWrites(OPERATOR_USER)).filter((w) => w.objectRef?.resource === 'secrets' && w.objectRef.namespace === operatorNamespace);
@@ -328,6 +381,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile, kubernetes profile', 'its CA
   it('renews the serving certificate within the last third of its life, keeping the CA', async () => {
     const { key, names } = await k8sReport('renew');
     const before = await servingCert(names.namespace);
+    await caughtUp(key, k8sCache);
     clock.offsetMs = 61 * 24 * 3600_000; // 90-day certificates: past two thirds
     try {
       await k8sReconciler.reconcile(key);
@@ -341,12 +395,14 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile, kubernetes profile', 'its CA
     const caCert = new X509Certificate(report!.status!.caBundle!);
     expect(after.verify(caCert.publicKey)).toBe(true);
     // And it stays: the next reconcile keeps the renewed one.
+    await caughtUp(key, k8sCache);
     await k8sReconciler.reconcile(key);
     expect((await servingCert(names.namespace)).serialNumber).toBe(after.serialNumber);
   });
 
   it('without an Ingress, report_url is the Service\'s in-cluster URL', async () => {
     const plain = new Reconciler({ client: operator, platform: 'kubernetes', operatorNamespace, pollAfterMs: 200 });
+    onTestFinished(() => plain.stop());
     const { key, names } = await k8sReport('in-cluster', plain);
     expect(await admin.get({ kind: 'Ingress', namespace: names.namespace, name: 'must-gather' })).toBeUndefined();
     expect((await servingCert(names.namespace)).subjectAltName).toBe(`DNS:must-gather.${names.namespace}.svc, DNS:must-gather.${names.namespace}.svc.cluster.local`);

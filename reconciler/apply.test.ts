@@ -1,0 +1,124 @@
+/**
+ * The apply decisions without a cluster: the subset check that makes an unchanged object cost no write, and what
+ * `applyObject` sends (apply, create or nothing) for each live state. The writes go to a recorder standing in for the
+ * client; the requests themselves are exercised against the real API server in test/integration/.
+ */
+import { describe, expect, it } from 'vitest';
+import { applyObject, applyStage, isSubset, stageOf, stages } from './apply.js';
+import { KubeApiError, type KubeClient, type KubeObject } from './kube-client.js';
+import type { ObjectRef } from './resources.js';
+
+/** Records writes; answers like the server would, with a new resourceVersion, or with `fail`'s error. */
+function recorder(fail?: KubeApiError) {
+  const writes: string[] = [];
+  const answer = (verb: string) => async (object: KubeObject) => {
+    writes.push(`${verb} ${object.kind}/${object.metadata.name}`);
+    if (fail) throw fail;
+    return { ...object, metadata: { ...object.metadata, resourceVersion: '2' } };
+  };
+  return { writes, client: { apply: answer('apply'), create: answer('create') } as unknown as KubeClient };
+}
+
+const service = (ports: unknown[], extra: Record<string, unknown> = {}): KubeObject => ({
+  apiVersion: 'v1', kind: 'Service', metadata: { name: 'must-gather', namespace: 'ns', labels: { app: 'mg' } }, spec: { ports, ...extra },
+});
+const port = { name: 'https', port: 8443, targetPort: 8443, protocol: 'TCP' };
+
+describe('isSubset', () => {
+  it('holds when live has every desired field, whatever else the server added', () => {
+    const live = { ...service([{ ...port }], { clusterIP: '10.0.0.7', type: 'ClusterIP' }), metadata: { name: 'must-gather', namespace: 'ns', uid: 'u', resourceVersion: '5', labels: { app: 'mg', extra: 'theirs' } } };
+    expect(isSubset(service([port]), live)).toBe(true);
+  });
+
+  it('fails on a changed scalar, a missing field or a removed label', () => {
+    expect(isSubset(service([port]), service([{ ...port, port: 9443 }]))).toBe(false);
+    expect(isSubset(service([port], { selector: { app: 'mg' } }), service([port]))).toBe(false);
+    expect(isSubset(service([port]), { ...service([port]), metadata: { name: 'must-gather', namespace: 'ns' } })).toBe(false);
+  });
+
+  it('takes lists whole: same length, element by element in order', () => {
+    const other = { ...port, name: 'metrics', port: 9090, targetPort: 9090 };
+    expect(isSubset(service([port]), service([port, other]))).toBe(false);
+    expect(isSubset(service([port, other]), service([other, port]))).toBe(false);
+    expect(isSubset(service([{ name: 'https' }]), service([port]))).toBe(true);
+  });
+
+  it('tells types apart: an object is not a list, null is not an object, "1" is not 1', () => {
+    expect(isSubset({ a: {} }, { a: [] })).toBe(false);
+    expect(isSubset({ a: {} }, { a: null })).toBe(false);
+    expect(isSubset({ a: 1 }, { a: '1' })).toBe(false);
+    expect(isSubset({ a: null }, { a: null })).toBe(true);
+    expect(isSubset({ a: [] }, {})).toBe(false);
+  });
+});
+
+describe('applyObject', () => {
+  const options = { fieldManager: 'test' };
+
+  it('writes nothing for an object whose live state holds every desired field', async () => {
+    const { client, writes } = recorder();
+    const live = { ...service([port], { clusterIP: '10.0.0.7' }) };
+    expect(await applyObject(client, service([port]), live, options)).toMatchObject({ action: 'unchanged', subject: 'Service/ns/must-gather', live });
+    expect(writes).toEqual([]);
+  });
+
+  it('applies what is missing or drifted, and says which', async () => {
+    const { client, writes } = recorder();
+    expect((await applyObject(client, service([port]), undefined, options)).action).toBe('created');
+    expect((await applyObject(client, service([port]), service([{ ...port, port: 1 }]), options)).action).toBe('configured');
+    expect(writes).toEqual(['apply Service/must-gather', 'apply Service/must-gather']);
+  });
+
+  it('compares a Secret\'s stringData as the base64 data the server stores', async () => {
+    const { client, writes } = recorder();
+    const desired = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'ns' }, stringData: { key: 'value' } } as KubeObject;
+    const live = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'ns' }, data: { key: Buffer.from('value').toString('base64') } } as KubeObject;
+    expect((await applyObject(client, desired, live, options)).action).toBe('unchanged');
+    expect((await applyObject(client, desired, { ...live, data: { key: 'b3RoZXI=' } }, options)).action).toBe('configured');
+    expect(writes).toEqual(['apply Secret/s']);
+  });
+
+  it('creates a Pod once and keeps a differing one as it is', async () => {
+    const { client, writes } = recorder();
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { containers: [{ name: 'c', image: 'a:1' }] } } as KubeObject;
+    expect((await applyObject(client, pod, undefined, options)).action).toBe('created');
+    const older = { ...pod, spec: { containers: [{ name: 'c', image: 'a:0' }] } };
+    expect((await applyObject(client, pod, older, options)).action).toBe('kept');
+    expect(writes).toEqual(['create Pod/p']);
+  });
+
+  it('names the object and passes on the server\'s words when a write is refused', async () => {
+    const refusal = new KubeApiError('Service/ns/must-gather', 500, 'InternalError', 'Internal error occurred: failed to allocate a serviceIP: range is full');
+    const { client } = recorder(refusal);
+    const error = await applyObject(client, service([port]), undefined, options).catch((err: Error) => err);
+    expect((error as Error).message).toBe('Service/ns/must-gather: apply failed: Internal error occurred: failed to allocate a serviceIP: range is full');
+    expect((error as Error).cause).toBe(refusal);
+  });
+});
+
+describe('applyStage', () => {
+  it('looks live state up where it is told to, and reports every write that succeeded', async () => {
+    const { client, writes } = recorder();
+    const cached = new Map<string, KubeObject>([['Service/must-gather', service([port])]]);
+    const seen: string[] = [];
+    const configMap = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm', namespace: 'ns' }, data: { a: 'b' } } as KubeObject;
+    const entries = await applyStage(client, [service([port]), configMap], {
+      fieldManager: 'test',
+      live: (ref: ObjectRef) => cached.get(`${ref.kind}/${ref.name}`),
+      onWrite: (ref, before, after) => seen.push(`${ref.kind}/${ref.name} ${before?.metadata.resourceVersion ?? 'absent'} -> ${after?.metadata.resourceVersion}`),
+    });
+    expect(entries.map((e) => `${e.subject} ${e.action}`)).toEqual(['Service/ns/must-gather unchanged', 'ConfigMap/ns/cm created']);
+    expect(writes).toEqual(['apply ConfigMap/cm']);
+    expect(seen).toEqual(['ConfigMap/cm absent -> 2']);
+  });
+
+  it('orders the namespace and cluster-scoped objects first, Roles before their bindings, and the pod last', () => {
+    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } } as KubeObject;
+    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'b' } } as KubeObject;
+    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'r', namespace: 'ns' } } as KubeObject;
+    const roleBinding = { ...role, kind: 'RoleBinding' };
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } } as KubeObject;
+    expect([ns, binding, role, roleBinding, service([port]), pod].map(stageOf)).toEqual([0, 0, 1, 2, 2, 3]);
+    expect(stages([pod, roleBinding, service([port]), role, ns]).map((stage) => stage.map((o) => o.kind))).toEqual([['Namespace'], ['Role'], ['RoleBinding', 'Service'], ['Pod']]);
+  });
+});

@@ -1,0 +1,144 @@
+/**
+ * Reconciling from the watch caches, on a real kube-apiserver: a cache that lags the operator's own writes (its watch
+ * events held back, as a slow or reconnecting watch would) must cost no duplicate create and no second write; and the
+ * requests a report costs until its pod exists, counted on the operator's client.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { MustGatherReport } from '../../constructs/report-api.js';
+import { reportObjectNames } from '../../constructs/report-identity.js';
+import { ReportCache } from '../../reconciler/cache.js';
+import { Controller } from '../../reconciler/controller.js';
+import type { KubeClient, KubeObject, WatchEvent } from '../../reconciler/kube-client.js';
+import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
+import { adminClient, createReport, eventually, LOCAL_CLUSTER, localOnly, operatorClient, testNamespace } from './helpers.js';
+
+const IMAGES = ['quay.io/kubevirt/must-gather:v1.5'];
+
+/**
+ * The client, with its watch events held back while `hold()` is in force and delivered in order on `release()`: the
+ * caches built on it lag every write, the operator's own included.
+ */
+function heldWatches(client: KubeClient) {
+  let held: (() => void)[] | undefined;
+  const lagging = Object.create(client) as KubeClient;
+  lagging.watch = (type, options, onEvent) => client.watch(type, options, (event: WatchEvent) => {
+    if (held) held.push(() => onEvent(event));
+    else onEvent(event);
+  });
+  return {
+    client: lagging,
+    hold: () => void (held ??= []),
+    release: () => {
+      const events = held ?? [];
+      held = undefined;
+      for (const deliver of events) deliver();
+    },
+  };
+}
+
+/** Write requests (anything but GET) the client makes from now on, as `METHOD path`. */
+function countWrites(client: KubeClient): string[] {
+  const writes: string[] = [];
+  client.observe((method, path) => {
+    if (method !== 'GET') writes.push(`${method} ${path}`);
+  });
+  return writes;
+}
+
+let admin: KubeClient;
+const cleanups: (() => Promise<void>)[] = [];
+beforeAll(() => {
+  admin = adminClient();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its CA, for the operator\'s least-privilege user'), () => {
+  it('a cache that lags the operator\'s own writes costs no second write and no duplicate pod', async () => {
+    const namespace = await testNamespace(admin);
+    // A client of its own: its writes are the ones counted.
+    const operator = await operatorClient(admin);
+    const watches = heldWatches(operator);
+    const cache = new ReportCache({ client: watches.client, namespaces: [namespace] });
+    cache.start();
+    cleanups.push(() => cache.stop());
+    await cache.waitForSync();
+    const reconciler = new Reconciler({ client: operator, cache, pollAfterMs: 50 });
+    const writes = countWrites(operator);
+
+    const created = await createReport(admin, namespace, 'lagging', { images: IMAGES, deleteAfter: '30m' });
+    const key = reportKey(created);
+    const names = reportObjectNames(created.metadata);
+    const reportRef = { kind: 'MustGatherReport', namespace, name: 'lagging' };
+    await eventually(async () => cache.get(reportRef) !== undefined, 'the cache to see the report');
+
+    // Every event after this point waits: the first reconcile writes, the next ones must see that the cache lags.
+    watches.hold();
+    await reconciler.reconcile(key);
+    const firstPass = [...writes];
+    expect(firstPass.filter((w) => w.startsWith('PATCH')).length).toBeGreaterThan(10);
+    expect(cache.stale(key)).toEqual(expect.arrayContaining([`MustGatherReport/${namespace}/lagging`, `Namespace/${names.namespace}`]));
+    for (let i = 0; i < 3; i++) expect(await reconciler.reconcile(key)).toEqual({ requeueAfter: 50 });
+    expect(writes).toEqual(firstPass);
+    // What the cache still shows: a report without the finalizer the operator already added.
+    expect(cache.get<MustGatherReport>(reportRef)?.metadata.finalizers ?? []).not.toContain(FINALIZER);
+
+    // Caught up, and the gather token issued (the token controller's write): the next reconcile creates the pod.
+    watches.release();
+    const tokenOf = () => (cache.get({ kind: 'Secret', namespace: names.namespace, name: names.gatherTokenSecret }) as { data?: { token?: string } } | undefined)?.data?.token;
+    await eventually(async () => {
+      const stale = cache.stale(key);
+      if (stale.length > 0 || tokenOf() === undefined) throw new Error(`stale: ${stale.join(', ') || 'nothing'}; token ${tokenOf() === undefined ? 'not yet issued' : 'issued'}`);
+      return true;
+    }, 'the cache to catch up and show the gather token');
+    watches.hold();
+    await reconciler.reconcile(key);
+    const podCreates = () => writes.filter((w) => w === `POST /api/v1/namespaces/${names.namespace}/pods`);
+    expect(podCreates()).toHaveLength(1);
+    // The cache does not show the pod yet: without knowing its own create, the reconciler would POST again (409).
+    expect(cache.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' })).toBeUndefined();
+    const afterPod = writes.length;
+    for (let i = 0; i < 3; i++) await reconciler.reconcile(key);
+    expect(writes.slice(afterPod)).toEqual([]);
+
+    watches.release();
+    await eventually(async () => cache.stale(key).length === 0, 'the cache to show the pod');
+    for (let i = 0; i < 3; i++) await reconciler.reconcile(key);
+    expect(podCreates()).toHaveLength(1);
+    // Nothing the operator wrote was written twice, but the status (Pending, then Created once the pod exists).
+    const writesOf = (path: string) => writes.filter((w) => w.endsWith(path)).length;
+    expect(writesOf(`/namespaces/${names.namespace}`)).toBe(1);
+    expect(writesOf(`/mustgatherreports/lagging`)).toBe(1);
+  });
+
+  it('a report costs few requests until its pod exists, none of them a GET or a LIST', async () => {
+    const namespace = await testNamespace(admin);
+    const operator = await operatorClient(admin);
+    const controller = new Controller({ client: operator, namespaces: [namespace], watchTimeoutSeconds: 30 });
+    await controller.start();
+    cleanups.push(() => controller.stop());
+    const requests: string[] = [];
+    operator.observe((method, path) => requests.push(`${method} ${path}`));
+    // The controller's own start (its lists, and its watches, whose answers come in as they begin to stream) is not the
+    // report's: count from the first quiet moment.
+    await eventually(async () => {
+      const seen = requests.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return requests.length === seen;
+    }, 'the controller\'s watches to be open');
+    requests.length = 0;
+
+    const started = performance.now();
+    const created = await createReport(admin, namespace, 'counted', { images: IMAGES, deleteAfter: '30m' });
+    const names = reportObjectNames(created.metadata);
+    const pod = await eventually(() => admin.get<KubeObject>({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' }), 'the pod', 30_000, 10);
+    const elapsedMs = performance.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 300)); // what the pod's creation itself still costs (its event)
+    const byMethod = requests.reduce<Record<string, number>>((counts, r) => ({ ...counts, [r.split(' ')[0]!]: (counts[r.split(' ')[0]!] ?? 0) + 1 }), {});
+    console.log(`requests for one report until its pod exists: ${requests.length} ${JSON.stringify(byMethod)}; creation -> pod ${elapsedMs.toFixed(0)} ms`);
+    expect(pod.metadata.name).toBe('must-gather');
+    expect(requests.filter((r) => r.startsWith('GET'))).toEqual([]);
+    expect(requests.length).toBeLessThanOrEqual(20);
+  });
+});

@@ -68,6 +68,8 @@ try {
   for (const other of results.slice(1, 3)) console.log(`  time, ours / ${other.name}: ${(ours.msPerPass / other.msPerPass).toFixed(2)}x`);
   const writes = (r: typeof ours) => Object.entries(r.requests).filter(([verb]) => verb !== 'GET').reduce((sum, [, n]) => sum + n, 0);
   console.log(`  write requests per pass: ${results.map((r) => `${r.name} ${writes(r)}`).join(', ')} (dry-run PATCHes store nothing but are PATCH requests)`);
+  // Its own watch caches would keep the process alive.
+  await reconciler.stop();
 } finally {
   await cp.stop();
 }

@@ -5,70 +5,25 @@
  * client certificates), and it is not the cluster's client CA. ECDSA P-256, generated with @peculiar/x509 on Node's
  * WebCrypto (no openssl binary).
  */
-import { X509Certificate as NodeX509Certificate, webcrypto } from 'node:crypto';
-import './reflect-shim.js';
-import * as x509 from '@peculiar/x509';
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { isConflict, type KubeClient, type KubeObject } from './kube-client.js';
 import { refString } from './resources.js';
-
-const crypto = webcrypto;
-x509.cryptoProvider.set(crypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
-
-const EC: webcrypto.EcKeyGenParams & webcrypto.EcKeyImportParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const SIGN: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
-const DAY = 24 * 60 * 60 * 1000;
+import { type CertificateAuthority, createCertificateAuthority, DAY_MS, issueCertificate, loadCertificateAuthority } from './x509.js';
 
 /** Name of the Secret holding the CA in the operator's namespace. */
 export const SERVING_CA_SECRET = 'must-gather-serving-ca';
 /** How long the CA is valid. */
-export const CA_VALIDITY_MS = 3650 * DAY;
+export const CA_VALIDITY_MS = 3650 * DAY_MS;
 /** How long a serving certificate is valid: a report lives at most 720h past Ready, plus its gathering. */
-export const SERVING_CERT_VALIDITY_MS = 90 * DAY;
-/** Clock skew tolerated between issuing a certificate and its first use. */
-const BACKDATE_MS = 60 * 60 * 1000;
+export const SERVING_CERT_VALIDITY_MS = 90 * DAY_MS;
 
 /** The CA: its PEM certificate (what `status.caBundle` publishes) and what signs with it. */
-export interface ServingCa {
-  readonly cert: string;
-  readonly certificate: x509.X509Certificate;
-  readonly privateKey: webcrypto.CryptoKey;
-}
+export type ServingCa = CertificateAuthority;
 
-function serial(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  bytes[0] = (bytes[0]! & 0x7f) | 0x01; // positive, 128 bits
-  return Buffer.from(bytes).toString('hex');
-}
-
-function pem(der: ArrayBuffer, label: string): string {
-  return `${x509.PemConverter.encode(der, label)}\n`;
-}
-
-/** A new self-signed CA. */
-export async function createServingCa(now = new Date()): Promise<ServingCa & { key: string }> {
-  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  const certificate = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: serial(),
-    name: [{ CN: ['must-gather-operator serving CA'] }],
-    notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter: new Date(now.getTime() + CA_VALIDITY_MS),
-    signingAlgorithm: SIGN,
-    keys,
-    extensions: [
-      // pathLen 0: it signs leaf serving certificates only.
-      new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    ],
-  });
-  return { cert: `${certificate.toString('pem')}\n`, key: pem(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY'), certificate, privateKey: keys.privateKey };
-}
-
-async function loadServingCa(cert: string, key: string): Promise<ServingCa> {
-  const certificate = new x509.X509Certificate(cert);
-  const privateKey = await crypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(key), EC, true, ['sign']);
-  return { cert, certificate, privateKey };
+/** A new self-signed CA that signs leaf serving certificates only. */
+export function createServingCa(now = new Date()): Promise<ServingCa> {
+  return createCertificateAuthority('must-gather-operator serving CA', { validityMs: CA_VALIDITY_MS, pathLength: 0, now });
 }
 
 const secretData = (secret: KubeObject | undefined, key: string): string | undefined => {
@@ -89,7 +44,7 @@ export async function ensureServingCa(client: KubeClient, namespace: string, lab
     if (!secret) return undefined;
     if (!cert || !key) throw new Error(`${refString(ref)}: has no tls.crt and tls.key; delete it to have a new CA made`);
     try {
-      return await loadServingCa(cert, key);
+      return await loadCertificateAuthority(cert, key);
     } catch (err) {
       throw new Error(`${refString(ref)}: not a usable CA: ${(err as Error).message}`, { cause: err });
     }
@@ -119,28 +74,14 @@ export async function ensureServingCa(client: KubeClient, namespace: string, lab
 }
 
 /** A serving certificate for `hostnames` (the first is also the subject's CN), signed by the CA. */
-export async function issueServingCertificate(ca: ServingCa, hostnames: readonly string[], options: { now?: Date; validityMs?: number } = {}): Promise<CertificateAndKey> {
-  const now = options.now ?? new Date();
-  const keys = await crypto.subtle.generateKey(EC, true, ['sign', 'verify']);
-  const certificate = await x509.X509CertificateGenerator.create({
-    serialNumber: serial(),
-    subject: [{ CN: [hostnames[0] ?? 'must-gather'] }],
-    issuer: ca.certificate.subjectName,
-    notBefore: new Date(now.getTime() - BACKDATE_MS),
-    notAfter: new Date(now.getTime() + (options.validityMs ?? SERVING_CERT_VALIDITY_MS)),
-    signingAlgorithm: SIGN,
-    publicKey: keys.publicKey,
-    signingKey: ca.privateKey,
-    extensions: [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.certificate),
-      new x509.SubjectAlternativeNameExtension(hostnames.map((value) => ({ type: 'dns' as const, value }))),
-    ],
+export function issueServingCertificate(ca: ServingCa, hostnames: readonly string[], options: { now?: Date; validityMs?: number } = {}): Promise<CertificateAndKey> {
+  return issueCertificate(ca, {
+    subject: { commonName: hostnames[0] ?? 'must-gather' },
+    usage: 'server',
+    sans: hostnames,
+    validityMs: options.validityMs ?? SERVING_CERT_VALIDITY_MS,
+    ...(options.now ? { now: options.now } : {}),
   });
-  return { cert: `${certificate.toString('pem')}\n`, key: pem(await crypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY') };
 }
 
 /** DNS names of a certificate's subjectAltName. */

@@ -54,6 +54,8 @@ interface Expectation {
   readonly ref: ObjectRef;
   /** The resourceVersions the writes were made on (undefined: absent), the last write's result being none of them. */
   readonly replaced: ReadonlySet<string | undefined>;
+  /** The uid of the object the last write left (undefined: it deleted), to tell it came and went already. */
+  readonly uid: string | undefined;
   readonly expiresAt: number;
 }
 
@@ -66,6 +68,14 @@ export class ReportCache {
   private readonly expectationTimeoutMs: number;
   /** Unseen writes by report key, then by `Kind/namespace/name`. */
   private readonly expectations = new Map<string, Map<string, Expectation>>();
+  /**
+   * The uid of the last object of each `Kind/namespace/name` the caches saw deleted, and when: a cache showing an
+   * object absent again after the operator created it has shown the create (and someone's delete since: the token
+   * controller deletes a token Secret whose service account it does not find yet), even when the create's answer
+   * came after both events. Kept for the expectation timeout.
+   */
+  private readonly tombstones = new Map<string, { readonly uid: string; readonly at: number }>();
+  private lastTombstoneSweep = Date.now();
 
   constructor(options: ReportCacheOptions) {
     const { client } = options;
@@ -79,6 +89,8 @@ export class ReportCache {
         ...base, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`, indexBy: (object) => object.metadata.labels?.[LABELS.reportUid],
       }));
     }
+    for (const informer of this.reportInformers) informer.addHandlers({ onDelete: (object) => this.buried(RESOURCES.MustGatherReport.kind, object) });
+    for (const [kind, informer] of this.ownedInformers) informer.addHandlers({ onDelete: (object) => this.buried(kind, object) });
     this.clientCaInformer = new Informer(client, RESOURCES.ConfigMap, { ...base, namespace: CLIENT_CA_SOURCE.namespace, fieldSelector: `metadata.name=${CLIENT_CA_SOURCE.name}` });
   }
 
@@ -160,7 +172,7 @@ export class ReportCache {
     // A second write before the cache showed the first (a finalizer, then the status): the first's result is stale too.
     const pending = expectations.get(subject);
     const replaced = new Set(pending && this.isPending(pending, Date.now()) ? pending.replaced : []).add(before?.metadata.resourceVersion);
-    expectations.set(subject, { ref, replaced, expiresAt: Date.now() + this.expectationTimeoutMs });
+    expectations.set(subject, { ref, replaced, uid: after?.metadata.uid, expiresAt: Date.now() + this.expectationTimeoutMs });
     this.expectations.set(key, expectations);
   }
 
@@ -180,6 +192,21 @@ export class ReportCache {
   }
 
   private isPending(expectation: Expectation, now: number): boolean {
-    return now < expectation.expiresAt && expectation.replaced.has(this.get(expectation.ref)?.metadata.resourceVersion);
+    if (now >= expectation.expiresAt) return false;
+    const cached = this.get(expectation.ref);
+    if (!expectation.replaced.has(cached?.metadata.resourceVersion)) return false;
+    // Absent as before a create, but the created object may have come and gone already: no event would ever follow.
+    return cached !== undefined || expectation.uid === undefined || this.tombstones.get(refString(expectation.ref))?.uid !== expectation.uid;
+  }
+
+  /** Records that the caches saw `object` of `kind` deleted. */
+  private buried(kind: string, object: KubeObject): void {
+    const now = Date.now();
+    if (now - this.lastTombstoneSweep > this.expectationTimeoutMs) {
+      for (const [subject, tombstone] of this.tombstones) if (now - tombstone.at > this.expectationTimeoutMs) this.tombstones.delete(subject);
+      this.lastTombstoneSweep = now;
+    }
+    const { uid, name, namespace } = object.metadata;
+    if (uid) this.tombstones.set(refString({ kind, name, ...(namespace ? { namespace } : {}) }), { uid, at: now });
   }
 }

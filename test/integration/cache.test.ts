@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { MustGatherReport } from '../../constructs/report-api.js';
-import { reportObjectNames } from '../../constructs/report-identity.js';
+import { LABELS, MANAGED_BY, reportObjectNames } from '../../constructs/report-identity.js';
 import { ReportCache } from '../../reconciler/cache.js';
 import { Controller } from '../../reconciler/controller.js';
 import type { KubeClient, KubeObject, WatchEvent } from '../../reconciler/kube-client.js';
@@ -140,5 +140,44 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its 
     expect(pod.metadata.name).toBe('must-gather');
     expect(requests.filter((r) => r.startsWith('GET'))).toEqual([]);
     expect(requests.length).toBeLessThanOrEqual(20);
+  });
+
+  it('an object the operator created that someone else deleted leaves no expectation behind, whichever came first', async () => {
+    // The token controller deletes a token Secret whose service account it does not find (yet: the report's Secret and
+    // service account are applied in parallel), so the cache goes absent -> present -> absent, the state the create
+    // was decided on. That state must not read as "the create not shown yet": no event would ever follow, and the
+    // report would wait for the expectation timeout (5 minutes) with its pod never created.
+    const namespace = await testNamespace(admin);
+    // The watch events the cache got, as `TYPE name`.
+    const delivered: string[] = [];
+    const watching = Object.create(admin) as KubeClient;
+    watching.watch = (type, options, onEvent) => admin.watch(type, options, (event: WatchEvent) => {
+      onEvent(event);
+      if (event.type !== 'BOOKMARK') delivered.push(`${event.type} ${event.object.metadata.name}`);
+    });
+    const cache = new ReportCache({ client: watching, namespaces: [namespace] });
+    cache.start();
+    cleanups.push(() => cache.stop());
+    await cache.waitForSync();
+    const tokenSecret = (name: string) => ({
+      apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token',
+      metadata: { name, namespace, labels: { [LABELS.managedBy]: MANAGED_BY }, annotations: { 'kubernetes.io/service-account.name': `no-such-account-${name}` } },
+    }) as KubeObject;
+    const key = `${namespace}/report`;
+    const ref = (name: string) => ({ kind: 'Secret', namespace, name });
+
+    // The create's answer first, then its events (ADDED, then the token controller's DELETED).
+    const first = await admin.create(tokenSecret('first'));
+    cache.wrote(key, ref('first'), undefined, first);
+    await eventually(async () => delivered.includes('DELETED first'), 'the cache to see the token controller delete the Secret');
+    expect(cache.get(ref('first'))).toBeUndefined();
+    expect(cache.stale(key)).toEqual([]);
+
+    // The events first (both), then the create's answer: the cache is back to absent before the write is recorded.
+    const second = await admin.create(tokenSecret('second'));
+    await eventually(async () => delivered.includes('DELETED second'), 'the cache to see the token controller delete the Secret');
+    expect(cache.get(ref('second'))).toBeUndefined();
+    cache.wrote(key, ref('second'), undefined, second);
+    expect(cache.stale(key)).toEqual([]);
   });
 });

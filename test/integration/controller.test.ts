@@ -75,7 +75,26 @@ describe('controller', () => {
     const start = () => spawn(process.execPath, ['--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes'], { stdio: 'ignore' });
     const namespace = await testNamespace(admin);
     // The kill comes from a watch of the report's namespace, in the event's callback: the moment the first stage
-    // (namespace and cluster-scoped bindings) lands, long before the pod (last stage, after the gather token is issued).
+    // (namespace and cluster-scoped bindings) lands. The pod (last stage) cannot come first however late the kill:
+    // an admission policy refuses it until the operator is dead.
+    const policy = `${namespace}-no-pods-yet`;
+    const vap = 'admissionregistration.k8s.io/v1';
+    await admin.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', { body: {
+      apiVersion: vap, kind: 'ValidatingAdmissionPolicy', metadata: { name: policy },
+      spec: {
+        failurePolicy: 'Fail',
+        matchConstraints: { resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'] }] },
+        validations: [{ expression: 'false', message: 'the test holds the pod back until the operator is killed' }],
+      },
+    } });
+    await admin.request('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', { body: {
+      apiVersion: vap, kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: policy },
+      spec: { policyName: policy, validationActions: ['Deny'], matchResources: { namespaceSelector: { matchLabels: { [LABELS.reportNamespace]: namespace } } } },
+    } });
+    const releasePods = async () => {
+      await admin.request('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/${policy}`).catch(() => undefined);
+      await admin.request('DELETE', `/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/${policy}`).catch(() => undefined);
+    };
     const stopWatch = new AbortController();
     let killedAt: number | undefined;
     const selector = `${LABELS.reportNamespace}=${namespace}`;
@@ -99,6 +118,7 @@ describe('controller', () => {
       expect(before).not.toContain('Pod/must-gather');
       expect(before.length).toBeLessThan(14);
 
+      await releasePods();
       child = start();
       await eventually(async () => readyOf(await getReport(admin, namespace, 'crash')) && (await admin.get({ kind: 'Pod', namespace: names.namespace, name: 'must-gather' })), 'convergence after restart', 60_000);
       const objects = await ownedObjects(admin, report.metadata.uid!);
@@ -114,6 +134,7 @@ describe('controller', () => {
       stopWatch.abort();
       await firstWrite.catch(() => undefined);
       child.kill('SIGKILL');
+      await releasePods();
     }
   });
 

@@ -51,13 +51,14 @@ export function serverMessage(err: unknown): string {
 }
 
 /**
- * The order objects are applied in: namespace and cluster-scoped objects, then Roles (the API server resolves a
- * RoleBinding's role to check it grants no more than its author holds: NotFound before the Role exists), then the
- * rest, the pod last.
+ * The order objects are applied in: namespace and cluster-scoped objects; then what others refer to: Roles (the API
+ * server resolves a RoleBinding's role to check it grants no more than its author holds: NotFound before the Role
+ * exists) and ServiceAccounts (the token controller deletes a token Secret whose service account it cannot find yet);
+ * then the rest, the pod last.
  */
 export function stageOf(object: KubeObject): number {
   if (object.kind === 'Namespace' || !object.metadata.namespace) return 0;
-  if (object.kind === 'Role') return 1;
+  if (object.kind === 'Role' || object.kind === 'ServiceAccount') return 1;
   return object.kind === 'Pod' ? 3 : 2;
 }
 

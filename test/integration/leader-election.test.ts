@@ -73,10 +73,12 @@ describe('LeaderElector', () => {
   });
 
   it('hands over at once on release()', async () => {
+    // A lease long enough that only a release explains a quick takeover, however loaded the machine.
+    const long = { leaseDurationMs: 30_000, renewDeadlineMs: 20_000, retryPeriodMs: TIMING.retryPeriodMs };
     const ns = await testNamespace(admin, 'le');
-    const leader = candidate(ns, 'a');
+    const leader = candidate(ns, 'a', long);
     await eventually(async () => leader.elector.isLeader(), 'a to lead', 10_000, 20);
-    const b = candidate(ns, 'b');
+    const b = candidate(ns, 'b', long);
     await sleep(3 * TIMING.retryPeriodMs);
     expect(b.elector.isLeader()).toBe(false);
 
@@ -85,9 +87,9 @@ describe('LeaderElector', () => {
     await leader.done;
     expect(leader.log).toEqual(['started', 'stopped']);
     expect(leader.signal()?.aborted).toBe(true);
-    await eventually(async () => b.elector.isLeader(), 'b to lead', 10_000, 10);
-    // At b's next attempt (at most 2.2 retry periods), well before the lease would have expired.
-    expect(performance.now() - released).toBeLessThan(TIMING.leaseDurationMs - 500);
+    await eventually(async () => b.elector.isLeader(), 'b to lead', 15_000, 10);
+    // At b's next attempt, not when the lease would have expired.
+    expect(performance.now() - released).toBeLessThan(long.leaseDurationMs / 2);
     const lease = await readLease(ns);
     expect(lease?.spec).toMatchObject({ holderIdentity: 'b', leaseTransitions: 1 });
     expect(b.errors).toEqual([]);
@@ -106,7 +108,8 @@ describe('LeaderElector', () => {
     const elapsed = performance.now() - stopped;
     // The leader renewed about one retry period before stopping; the follower waits a lease duration from there.
     expect(elapsed).toBeGreaterThanOrEqual(TIMING.leaseDurationMs - 2 * TIMING.retryPeriodMs);
-    expect(elapsed).toBeLessThan(TIMING.leaseDurationMs + 3 * TIMING.retryPeriodMs + 500);
+    // Soon after expiry (a loaded machine may add seconds; what matters is that it happens, and not before).
+    expect(elapsed).toBeLessThan(3 * TIMING.leaseDurationMs);
   });
 
   it('stops leading when another holder takes the lease', async () => {

@@ -29,20 +29,11 @@ binaries=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl 
 
 stamp_value="$( { cat go.mod go.sum build.sh ../lib/go-build.sh; for b in "${binaries[@]}"; do cat "cmd/$b/main.go"; done; } | sha256sum | cut -d' ' -f1)"
 
-up_to_date() {
-  [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] || return 1
-  for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done
-}
-
-reuse() {
-  log "Kubernetes $k8s_version binaries are up to date in $out"
-  echo "$out"
-  exit 0
-}
+label="Kubernetes $k8s_version"
+source "$here/../lib/go-build.sh"
 if [ "${CONTROLPLANE_FORCE:-0}" != "1" ] && up_to_date; then reuse; fi
 
 # --- Go toolchain ---------------------------------------------------------------------------------
-source "$here/../lib/go-build.sh"
 require_go "Kubernetes $k8s_version" "point KUBEBUILDER_ASSETS at a directory holding kube-apiserver and etcd"
 
 lock_build "$out" "${CONTROLPLANE_FORCE:-0}"

@@ -1,5 +1,21 @@
-# Shared by hack/*/build.sh, sourced after the script defines log, die, up_to_date and reuse (which prints what was
-# built and exits 0). Nothing here downloads anything but Go modules.
+# Shared by hack/*/build.sh, sourced once the script has defined log and die and set out (the output directory),
+# stamp_value (a hash of the build's inputs), binaries (their names) and label (what is built, for messages); result
+# is what the script prints when it is done (default: out).
+# Nothing here downloads anything but Go modules; nothing here needs Go until require_go.
+
+# up_to_date: the stamp matches and every binary is there (a second run costs next to nothing and needs no Go).
+up_to_date() {
+  [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] || return 1
+  local b
+  for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done
+}
+
+# reuse: prints the result (the scripts' last line of stdout) and exits 0.
+reuse() {
+  log "$label is up to date in $out"
+  echo "${result:-$out}"
+  exit 0
+}
 
 # require_go WHAT ALTERNATIVE: puts Go on PATH, checks it against go.mod's go directive, and keeps Go from
 # downloading a toolchain or rewriting go.mod/go.sum. Sets go_version.

@@ -21,18 +21,10 @@ out="${MUSTGATHER_CACHE:-$HOME/.cache/mustgather}/node/containerd-$version"
 binaries=(containerd containerd-shim-runc-v2 ctr)
 stamp_value="$(cat go.mod go.sum build.sh ../lib/go-build.sh | sha256sum | cut -d' ' -f1)"
 
-up_to_date() {
-  [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] || return 1
-  for b in "${binaries[@]}"; do [ -x "$out/$b" ] || return 1; done
-}
-reuse() {
-  log "containerd $version is up to date in $out"
-  echo "$out"
-  exit 0
-}
+label="containerd $version"
+source "$here/../lib/go-build.sh"
 if [ "${NODE_BUILD_FORCE:-0}" != "1" ] && up_to_date; then reuse; fi
 
-source "$here/../lib/go-build.sh"
 require_go "containerd $version" "put containerd 2.x binaries in $out"
 lock_build "$out" "${NODE_BUILD_FORCE:-0}"
 

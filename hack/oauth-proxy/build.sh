@@ -31,19 +31,13 @@ binary="$out/oauth-proxy"
 
 stamp_value="$(cat go.mod go.sum build.sh ../lib/go-build.sh | sha256sum | cut -d' ' -f1)"
 
-up_to_date() {
-  [ -f "$out/.stamp" ] && [ "$(head -n1 "$out/.stamp")" = "$stamp_value" ] && [ -x "$binary" ]
-}
-
-reuse() {
-  log "oauth-proxy $version is up to date in $out"
-  echo "$binary"
-  exit 0
-}
+binaries=(oauth-proxy)
+label="oauth-proxy $version"
+result="$binary"
+source "$here/../lib/go-build.sh"
 if [ "${OAUTH_PROXY_FORCE:-0}" != "1" ] && up_to_date; then reuse; fi
 
 # --- Go toolchain ---------------------------------------------------------------------------------
-source "$here/../lib/go-build.sh"
 require_go "oauth-proxy $version" "set OAUTH_PROXY_BINARY to an oauth-proxy binary"
 
 lock_build "$out" "${OAUTH_PROXY_FORCE:-0}"

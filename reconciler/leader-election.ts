@@ -110,13 +110,23 @@ export class LeaderElector {
   async release(): Promise<void> {
     await this.stop();
     await this.leaderWork;
-    if (this.lease?.spec?.holderIdentity !== this.options.identity) return;
-    const now = microTime(new Date());
-    try {
-      await this.write({ ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now }, 'update', AbortSignal.timeout(this.renewDeadlineMs));
-    } catch (error) {
-      // The lease then expires by itself after its duration.
-      this.report('could not release the lease', error);
+    const deadline = AbortSignal.timeout(this.renewDeadlineMs);
+    // A renewal that stop() cut short may still have landed, leaving the version seen here stale (409): read again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (this.lease?.spec?.holderIdentity !== this.options.identity) return;
+      const now = microTime(new Date());
+      try {
+        await this.write({ ...this.lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: now, renewTime: now }, 'update', deadline);
+        return;
+      } catch (error) {
+        if (isConflict(error) && !deadline.aborted) {
+          await this.client.request<Lease>('GET', this.path, { subject: this.subject, signal: deadline }).then((lease) => this.observe(lease), () => undefined);
+          continue;
+        }
+        // The lease then expires by itself after its duration.
+        this.report('could not release the lease', error);
+        return;
+      }
     }
   }
 

@@ -17,7 +17,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'default',
-          include: ['synth-tests/**/*.test.ts', 'datapath/**/*.test.ts', 'reconciler/**/*.test.ts', 'bin/**/*.test.ts', 'constructs/**/*.test.ts', 'controlplane/**/*.test.ts', 'test/**/*.test.ts'],
+          include: ['synth-tests/**/*.test.ts', 'datapath/**/*.test.ts', 'reconciler/**/*.test.ts', 'kube/**/*.test.ts', 'bin/**/*.test.ts', 'constructs/**/*.test.ts', 'controlplane/**/*.test.ts', 'test/**/*.test.ts'],
           exclude: ['test/node/**'],
           globalSetup: ['controlplane/vitest-global-setup.ts'],
           sequence: { groupOrder: 0 },

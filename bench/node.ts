@@ -15,7 +15,7 @@ import { startControlPlane } from '../controlplane/controlplane.js';
 import { nodeSupport } from '../controlplane/host.js';
 import { DEMO_GATHER_IMAGE, demoGatherImage, loadImage, projectImage } from '../controlplane/images.js';
 import { followReport, PHASES, type PhaseTimes } from '../controlplane/report-phases.js';
-import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../kube/client.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -30,11 +30,11 @@ import { renderInstall, renderReport } from '../constructs/render.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../constructs/report-api.js';
 import { LABELS, MANAGED_BY, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
-import { DEFAULT_DOWNLOAD_ACCESS } from '../constructs/ports.js';
+import { DEFAULT_DOWNLOAD_ACCESS } from '../constructs/pod-contract.js';
 import { stages } from '../reconciler/apply.js';
-import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../kube/client.js';
 import { CLIENT_CA_SOURCE } from '../reconciler/reconcile.js';
-import { RESOURCES } from '../reconciler/resources.js';
+import { RESOURCES } from '../kube/resources.js';
 import { createServingCa, issueServingCertificate } from '../reconciler/serving-ca.js';
 
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 1000);

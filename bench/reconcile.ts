@@ -10,9 +10,9 @@ import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../construc
 import { reportObjectNames } from '../constructs/report-identity.js';
 import { renderReport } from '../constructs/render.js';
 import { applyStage } from '../reconciler/apply.js';
-import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../kube/client.js';
 import { FIELD_MANAGER, Reconciler, reportKey } from '../reconciler/reconcile.js';
-import { refOf } from '../reconciler/resources.js';
+import { refOf } from '../kube/resources.js';
 import { podStatus } from '../test/kubelet-states.js';
 
 const PASSES = 40;

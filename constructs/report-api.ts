@@ -110,23 +110,6 @@ export interface MustGatherReport {
   readonly status?: MustGatherReportStatus;
 }
 
-/**
- * `Ready=False` reasons after which no later state can make a report Ready (the report pod failed, the spec is
- * unusable, or the pod never started: StartTimedOut). A report keeps a terminal reason once it has one. Other reasons
- * (GatherFailed, TimedOut, ImagePullFailed, ...) may still end in an archive.
- */
-export const TERMINAL_REASONS: ReadonlySet<string> = new Set(['InvalidSpec', 'PodFailed', 'ArchiveFailed', 'ServerFailed', 'StartTimedOut']);
-
-/**
- * `Ready=False` reasons of a report that waits for something outside it and makes no progress on its own: the pod not
- * created yet or not started (Pending), an image that cannot be pulled (ImagePullFailed), no node for the pod
- * (Unschedulable), a volume never bound or lost (StorageUnavailable), a container the kubelet cannot start
- * (CannotStart: CreateContainerConfigError, RunContainerError, CrashLoopBackOff, ...). After the operator's
- * `--start-timeout` without progress (no gather or compress step started or ended) such a report ends StartTimedOut.
- * Not here: ApplyFailed (the operator's own writes, retried with backoff) and ServerNotReady (waiting for a router).
- */
-export const STUCK_REASONS: ReadonlySet<string> = new Set(['Pending', 'ImagePullFailed', 'Unschedulable', 'StorageUnavailable', 'CannotStart']);
-
 /** One field that is wrong, in the API server's words: `spec.images[1]: must be an image reference ...`. */
 export class ReportValidationError extends Error {
   override readonly name = 'ReportValidationError';

@@ -4,7 +4,7 @@ import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
 import { GatherAccess } from './gather-access.js';
 import { DEFAULT_IMAGES, type OperatorImages } from './operator-config.js';
-import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './ports.js';
+import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
 import { ProxyAccess } from './proxy-access.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
 import { LABELS, REPORT_ANNOTATION, ingressHostname, reportLabels, reportObjectNames, serviceHostnames } from './report-identity.js';

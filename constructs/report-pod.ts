@@ -1,10 +1,10 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { GATHER_SCRIPT } from '../datapath/gather-script.js';
 import { durationSeconds } from './duration.js';
+import { GATHER_SCRIPT } from './gather-script.js';
 import { defaultPullPolicy } from './image-reference.js';
 import type { OperatorImages } from './operator-config.js';
-import { type DownloadAccess, formatDownloadAccess, PATHS, type Platform, PORTS } from './ports.js';
+import { CONTAINERS, type DownloadAccess, formatDownloadAccess, PATHS, type Platform, PORTS } from './pod-contract.js';
 import type { ResolvedSpec } from './report-api.js';
 import { gatherDirectory } from './report-identity.js';
 
@@ -48,14 +48,6 @@ export interface ReportPodProps {
    */
   readonly gatherCommand?: readonly string[];
 }
-
-/** Container names: the reconciler reads the pod's status by them. */
-export const CONTAINERS = {
-  gather: (index: number) => `gather-${index}`,
-  archive: 'archive',
-  fileServer: 'file-server',
-  proxy: 'oauth-proxy',
-} as const;
 
 const VOLUMES = {
   data: 'data', gatherToken: 'gather-token', serverToken: 'server-token', serverTls: 'server-tls', clientCa: 'client-ca',

@@ -1,6 +1,6 @@
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { PORTS } from './ports.js';
+import { PORTS } from './pod-contract.js';
 
 /** Name of the Service's one port (443), which a Route or an Ingress forwards to. */
 export const SERVICE_PORT_NAME = 'https';

@@ -32,7 +32,7 @@ import {
   TMP_PREFIX,
   type RecordedProcess,
 } from './processes.js';
-import { KubeClient, type KubeObject } from '../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../kube/client.js';
 
 /** Controllers kube-controller-manager runs by default: what tests need, and what is cheap without a kubelet. */
 export const DEFAULT_CONTROLLERS = [

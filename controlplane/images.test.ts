@@ -14,8 +14,9 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { create as createTar, extract as extractTar, list as listTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GATHER_SCRIPT } from '../constructs/gather-script.js';
 import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
-import { GATHER_SCRIPT, parseGatherResult } from '../datapath/gather-script.js';
+import { parseGatherResult } from '../constructs/pod-contract.js';
 import { cacheRoot, repoRoot } from './binaries.js';
 import {
   GATHER_TOOLS,

@@ -741,7 +741,7 @@ async function buildPause(source: string): Promise<ImageArchive> {
 }
 
 /**
- * Every tool the gather wrapper (datapath/gather-script.ts) and the gathers of hack/images use, from GNU coreutils
+ * Every tool the gather wrapper (constructs/gather-script.ts) and the gathers of hack/images use, from GNU coreutils
  * (busybox's timeout lacks --kill-after), plus a few any must-gather script expects to find.
  */
 export const GATHER_TOOLS = [

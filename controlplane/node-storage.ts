@@ -10,9 +10,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseQuantity } from '../constructs/quantity.js';
-import { Informer } from '../reconciler/informer.js';
-import { isNotFound, type KubeClient, type KubeObject } from '../reconciler/kube-client.js';
-import type { ResourceType } from '../reconciler/resources.js';
+import { Informer } from '../kube/informer.js';
+import { isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import type { ResourceType } from '../kube/resources.js';
 import { sh, trySh } from './host.js';
 
 /** The StorageClass the provisioner serves; the cluster's default class. */

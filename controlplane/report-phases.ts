@@ -7,8 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MustGatherReport } from '../constructs/report-api.js';
 import { reportObjectNames } from '../constructs/report-identity.js';
-import { CONTAINERS } from '../constructs/report-pod.js';
-import type { KubeClient } from '../reconciler/kube-client.js';
+import type { KubeClient } from '../kube/client.js';
+import { CONTAINERS } from '../constructs/pod-contract.js';
 
 export const PHASES = ['applied', 'scheduled', 'started', 'gathered', 'archived', 'serving'] as const;
 export type Phase = (typeof PHASES)[number];

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient } from '../reconciler/kube-client.js';
+import { KubeClient } from '../kube/client.js';
 import { installCrds, mintUserFromDir, startControlPlane } from './controlplane.js';
 import { repoRoot } from './binaries.js';
 

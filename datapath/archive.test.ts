@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as archiveCommand } from '../bin/commands/archive.js';
 import { UsageError } from '../bin/usage.js';
-import { type ArchiveSummary, createArchive, formatArchiveResult, parseArchiveResult } from './archive.js';
+import { type ArchiveSummary, createArchive } from './archive.js';
+import { formatArchiveResult, parseArchiveResult } from '../constructs/pod-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'archive-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

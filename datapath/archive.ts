@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
-import { type GatherResultState, isGatherResultState, parseGatherResult } from './gather-script.js';
+import { type ArchivedGather, parseGatherResult } from '../constructs/pod-contract.js';
 
 /** Options of {@link createArchive}. */
 export interface ArchiveOptions {
@@ -54,13 +54,6 @@ export const ARCHIVE_DEFAULTS = {
   level: 6,
   parallelism: Math.min(4, 2 * availableParallelism()),
 } as const;
-
-/** One gather's outcome, as the archive step found it in `gather-result.json`. */
-export interface ArchivedGather {
-  index: number;
-  state: GatherResultState;
-  exitCode: number;
-}
 
 /** What {@link createArchive} did. */
 export interface ArchiveSummary {
@@ -417,84 +410,4 @@ function readGatherResults(source: string): ArchivedGather[] {
     if (result) gathers.push({ index: result.index, state: result.state, exitCode: result.exitCode });
   }
   return gathers.sort((a, b) => a.index - b.index);
-}
-
-/** The archive step's termination message: what the reconciler puts in `status.archive` and checks gathers against. */
-export interface ArchiveResult {
-  sizeBytes: number;
-  sha256: string;
-  files: number;
-  /** Files that vanished, changed or could not be read while archived. */
-  warnings: number;
-  gathers: ArchivedGather[];
-  /** Gathers left out of `gathers` to keep the message under the kubelet's 4096 bytes. */
-  gathersOmitted?: number;
-}
-
-/** The kubelet keeps at most 4096 bytes of a termination message. */
-export const TERMINATION_MESSAGE_LIMIT = 4096;
-
-/** One JSON line of at most `limit` bytes: gathers at the end of the list are dropped, and counted, to fit. */
-export function formatArchiveResult(summary: ArchiveSummary, limit = TERMINATION_MESSAGE_LIMIT): string {
-  const base = { sizeBytes: summary.sizeBytes, sha256: summary.sha256, files: summary.files, warnings: summary.warnings };
-  const render = (kept: number): string => {
-    const omitted = summary.gathers.length - kept;
-    return JSON.stringify({ ...base, gathers: summary.gathers.slice(0, kept), ...(omitted > 0 ? { gathersOmitted: omitted } : {}) } satisfies ArchiveResult);
-  };
-  const all = render(summary.gathers.length);
-  if (Buffer.byteLength(all) <= limit) return all;
-  // The marker with every gather omitted is the longest it gets: within what is left, keep gathers while they fit.
-  let budget = limit - Buffer.byteLength(render(0));
-  let kept = 0;
-  for (const gather of summary.gathers) {
-    budget -= Buffer.byteLength(JSON.stringify(gather)) + 1;
-    if (budget < 0) break;
-    kept++;
-  }
-  return render(kept);
-}
-
-/**
- * The archive result in a termination message, or `undefined`. Tolerant like {@link parseGatherResult}: the message
- * may be log lines (FallbackToLogsOnError) or truncated; the last well-formed JSON line wins, malformed gathers are
- * dropped.
- */
-export function parseArchiveResult(text: string): ArchiveResult | undefined {
-  const lines = text.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const result = asArchiveResult(lines[i]!.trim());
-    if (result) return result;
-  }
-  return undefined;
-}
-
-function asArchiveResult(line: string): ArchiveResult | undefined {
-  if (!line.startsWith('{')) return undefined;
-  let value: Record<string, unknown>;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { sizeBytes, sha256, files, warnings, gathers, gathersOmitted } = value;
-  if (!isCount(sizeBytes) || !isCount(files) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
-  return {
-    sizeBytes,
-    sha256,
-    files,
-    warnings: isCount(warnings) ? warnings : 0,
-    gathers: (Array.isArray(gathers) ? gathers : []).filter(isArchivedGather).map(({ index, state, exitCode }) => ({ index, state, exitCode })),
-    ...(isCount(gathersOmitted) && gathersOmitted > 0 ? { gathersOmitted } : {}),
-  };
-}
-
-function isArchivedGather(value: unknown): value is ArchivedGather {
-  if (typeof value !== 'object' || value === null) return false;
-  const { index, state, exitCode } = value as Record<string, unknown>;
-  return Number.isInteger(index) && Number.isInteger(exitCode) && isGatherResultState(state);
-}
-
-function isCount(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0;
 }

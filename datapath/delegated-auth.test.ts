@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubeClient } from '../reconciler/kube-client.js';
+import { KubeClient } from '../kube/client.js';
 import { DelegatedAuth, type DelegatedAuthOptions, describeAccess, LruCache, TokenBucket } from './delegated-auth.js';
 
 /**

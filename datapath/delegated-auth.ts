@@ -15,8 +15,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess } from '../constructs/ports.js';
-import type { KubeClient } from '../reconciler/kube-client.js';
+import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess } from '../constructs/pod-contract.js';
+import type { KubeClient } from '../kube/client.js';
 
 /** The caller, as authentication established it (what a SubjectAccessReview takes). */
 export interface UserInfo {

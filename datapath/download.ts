@@ -18,8 +18,9 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkServerIdentity, connect as tlsConnect, rootCertificates } from 'node:tls';
 import { type KubeConfig, PortForward } from '@kubernetes/client-node';
-import { PORTS } from '../constructs/ports.js';
-import { type Condition, type MustGatherReport, TERMINAL_REASONS } from '../constructs/report-api.js';
+import { PORTS } from '../constructs/pod-contract.js';
+import { isTerminalReason } from '../constructs/ready-reasons.js';
+import { type Condition, type MustGatherReport } from '../constructs/report-api.js';
 import { reportObjectNames } from '../constructs/report-identity.js';
 
 /** Raised for a failure the user must act on; the message is one line that says what to do. */
@@ -68,7 +69,7 @@ export async function waitForReady(options: WaitOptions): Promise<MustGatherRepo
       line = statusLine(ready, url);
       options.onStatus?.(line);
       if (report.metadata.deletionTimestamp) throw new DownloadError(`report ${options.reportRef} is being deleted`);
-      if (ready?.status === 'False' && TERMINAL_REASONS.has(ready.reason)) {
+      if (ready?.status === 'False' && isTerminalReason(ready.reason)) {
         throw new DownloadError(`report ${options.reportRef} failed: ${ready.reason}: ${ready.message}`);
       }
     }

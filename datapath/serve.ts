@@ -19,10 +19,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { PATHS } from '../constructs/ports.js';
+import { PATHS } from '../constructs/pod-contract.js';
+import { formatBytes } from '../constructs/quantity.js';
 import { API_GROUP, API_VERSION, KIND } from '../constructs/report-api.js';
-import type { KubeClient } from '../reconciler/kube-client.js';
-import { EventRecorder } from '../reconciler/events.js';
+import type { KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
 import type { Authorizer, UserInfo } from './delegated-auth.js';
 
 /** The server's certificate and key, and the CA client certificates must chain to, as PEM files. */
@@ -242,18 +243,6 @@ function downloadCommand(report: string | undefined): string {
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** `123.4 MiB` (or `512 bytes`): sizes as people read them. */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} bytes` : `${value.toFixed(1)} ${units[unit]}`;
 }
 
 interface SendFileOptions {

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyObject, applyStage, isSubset, stageOf, stages } from './apply.js';
-import { KubeApiError, type KubeClient, type KubeObject } from './kube-client.js';
-import type { ObjectRef } from './resources.js';
+import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
+import type { ObjectRef } from '../kube/resources.js';
 
 /** Records writes; answers like the server would, with a new resourceVersion, or with `fail`'s error. */
 function recorder(fail?: KubeApiError) {

@@ -6,8 +6,8 @@
  * reconciler's cache holds anyway, survives operator restarts (unlike an in-memory hash), and catches drift in our
  * fields (a removed label, an edited port), while fields others own or the server defaults do not count as drift.
  */
-import { KubeApiError, type KubeClient, type KubeObject } from './kube-client.js';
-import { type ObjectRef, refOf, refString } from './resources.js';
+import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
+import { type ObjectRef, refOf, refString } from '../kube/resources.js';
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'kept';
 

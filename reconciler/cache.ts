@@ -6,12 +6,13 @@
  * that shows the write instead (that event enqueues the report anyway).
  */
 import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
-import type { Platform } from '../constructs/ports.js';
+import type { Platform } from '../constructs/pod-contract.js';
 import type { MustGatherReport } from '../constructs/report-api.js';
-import { Informer, type InformerOptions, objectKey } from './informer.js';
-import type { KubeClient, KubeObject } from './kube-client.js';
+import { Informer, type InformerOptions } from '../kube/informer.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
 import { ownedTypes } from './prune.js';
-import { type ObjectRef, refString, RESOURCES } from './resources.js';
+import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
+import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 
 /** Where the cluster publishes its client CA (what every aggregated API server reads). */
 export const CLIENT_CA_SOURCE = { kind: 'ConfigMap', namespace: 'kube-system', name: 'extension-apiserver-authentication', key: 'client-ca-file' } as const;
@@ -102,17 +103,17 @@ export class ReportCache {
    * Calls `enqueue` with the report key of every change: a report's own, an owned object's (by its report
    * annotation), and every report's when the client CA changes (each report's file server trusts it).
    */
-  onChange(enqueue: (key: string, source: 'report' | 'owned') => void): void {
-    for (const informer of this.reportInformers) informer.addHandlers({ onEvent: (event) => enqueue(objectKey(event.object), 'report') });
+  onChange(enqueue: (key: ReportKey, source: 'report' | 'owned') => void): void {
+    for (const informer of this.reportInformers) informer.addHandlers({ onEvent: (event) => enqueue(reportKey(event.object), 'report') });
     for (const informer of this.ownedInformers.values()) {
       informer.addHandlers({
         onEvent: (event) => {
-          const key = event.object.metadata.annotations?.[REPORT_ANNOTATION];
-          if (key && (this.watched.has(undefined) || this.watched.has(key.slice(0, key.indexOf('/'))))) enqueue(key, 'owned');
+          const report = parseReportKey(event.object.metadata.annotations?.[REPORT_ANNOTATION] ?? '');
+          if (report && (this.watched.has(undefined) || this.watched.has(report.namespace))) enqueue(report.key, 'owned');
         },
       });
     }
-    this.clientCaInformer.addHandlers({ onEvent: () => this.reports().forEach((report) => enqueue(objectKey(report), 'owned')) });
+    this.clientCaInformer.addHandlers({ onEvent: () => this.reports().forEach((report) => enqueue(reportKey(report), 'owned')) });
   }
 
   start(): void {

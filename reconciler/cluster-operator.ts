@@ -5,8 +5,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { API_GROUP, PLURAL } from '../constructs/report-api.js';
-import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
-import { RESOURCES } from './resources.js';
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import { RESOURCES } from '../kube/resources.js';
 
 
 export interface ClusterOperatorCondition {

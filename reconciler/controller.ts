@@ -7,12 +7,12 @@ import { reportNamespaceName } from '../constructs/report-identity.js';
 import type { OperatorImages } from '../constructs/operator-config.js';
 import { ReportCache } from './cache.js';
 import type { OperatorHealth } from './cluster-operator.js';
-import { EventRecorder } from './events.js';
-import { objectKey } from './informer.js';
-import type { KubeClient } from './kube-client.js';
+import { EventRecorder } from '../kube/events.js';
+import type { KubeClient } from '../kube/client.js';
 import { type Logger, silentLogger } from './log.js';
 import { type OperatorMetrics, workQueueObserver } from './metrics.js';
 import { Reconciler, type ReconcilerOptions } from './reconcile.js';
+import { reportKey } from './report-key.js';
 import { sweepOrphans } from './sweep.js';
 import { WorkQueue } from './work-queue.js';
 
@@ -110,7 +110,7 @@ export class Controller {
 
   /** Every known report's key, queued (what a resync does). */
   enqueueAll(): void {
-    for (const report of this.cache.reports()) this.queue.add(objectKey(report));
+    for (const report of this.cache.reports()) this.queue.add(reportKey(report));
   }
 
   /** Ready once every watch has listed. */

@@ -5,9 +5,9 @@
  * clock from when this candidate last saw the lease change, never from the times written in it, so clock skew
  * between replicas does not matter.
  */
-import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
-import { objectPath, refString, RESOURCES } from './resources.js';
-import { sleep } from './work-queue.js';
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import { objectPath, refString, RESOURCES } from '../kube/resources.js';
+import { sleep } from '../kube/backoff.js';
 
 export interface LeaseSpec {
   holderIdentity?: string;

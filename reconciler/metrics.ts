@@ -3,7 +3,7 @@
  * between operators embedded in one process.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { RequestObserver } from './kube-client.js';
+import type { RequestObserver } from '../kube/client.js';
 import type { WorkQueueObserver } from './work-queue.js';
 
 export interface MetricsOptions {

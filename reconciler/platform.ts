@@ -3,8 +3,8 @@
  * (`config.openshift.io/v1` `clusterversions`), which only OpenShift's cluster-version operator serves. Not the Route
  * API: plain clusters may have a Route CRD (this project's tests install one), but no ClusterVersion.
  */
-import type { Platform } from '../constructs/ports.js';
-import { isNotFound, type KubeClient } from './kube-client.js';
+import type { Platform } from '../constructs/pod-contract.js';
+import { isNotFound, type KubeClient } from '../kube/client.js';
 
 /** The discovery document the detection reads. */
 export const CLUSTER_VERSION_API = { groupVersion: 'config.openshift.io/v1', resource: 'clusterversions' } as const;

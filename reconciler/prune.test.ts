@@ -3,9 +3,9 @@
  * go to a recorder standing in for the client; test/integration/reconcile.test.ts prunes on the real API server.
  */
 import { describe, expect, it } from 'vitest';
-import { KubeApiError, type KubeClient, type KubeObject } from './kube-client.js';
+import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, ownedTypes, prune, unwanted } from './prune.js';
-import type { ObjectRef } from './resources.js';
+import type { ObjectRef } from '../kube/resources.js';
 
 const object = (kind: string, name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({
   apiVersion: 'v1', kind, metadata: { name, ...(kind === 'ClusterRoleBinding' ? {} : { namespace: 'ns' }), uid: `uid-${name}`, ...extra },

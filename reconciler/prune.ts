@@ -3,10 +3,10 @@
  * operator version created and this one does not. What it owns comes from the caller (the reconciler's cache, by the
  * report's uid label), so pruning costs no LIST.
  */
-import type { Platform } from '../constructs/ports.js';
+import type { Platform } from '../constructs/pod-contract.js';
 import { serverMessage, type WriteObserver } from './apply.js';
-import type { KubeClient, KubeObject } from './kube-client.js';
-import { type ObjectRef, refOf, refString, RESOURCES, type ResourceType } from './resources.js';
+import type { KubeClient, KubeObject } from '../kube/client.js';
+import { type ObjectRef, refOf, refString, RESOURCES, type ResourceType } from '../kube/resources.js';
 
 /** Kinds a report chart renders on every platform. */
 const COMMON_TYPES: readonly ResourceType[] = [

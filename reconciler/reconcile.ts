@@ -7,21 +7,23 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
-import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/ports.js';
+import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES, type OperatorImages } from '../constructs/operator-config.js';
 import { type MustGatherReport, ReportValidationError, validateSpec } from '../constructs/report-api.js';
+import { isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, renderReport } from '../constructs/render.js';
 import { applyStage, type ChangeSetEntry, stages, type WriteObserver } from './apply.js';
 import { ReportCache } from './cache.js';
-import type { EventRecorder } from './events.js';
-import { isConflict, isNotFound, type KubeClient, type KubeObject } from './kube-client.js';
+import type { EventRecorder } from '../kube/events.js';
+import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { BESIDE_REPORT_TYPES, deleteObjects, prune, type PruneEntry } from './prune.js';
-import { type ObjectRef, RESOURCES } from './resources.js';
+import { type ObjectRef, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
+import { parseReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
@@ -29,10 +31,11 @@ export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
 
-/** How long a report that cannot start (`STUCK_REASONS`) may go without progress before it ends StartTimedOut. */
+/** How long a report that cannot start (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
 
 export { CLIENT_CA_SOURCE } from './cache.js';
+export { reportKey } from './report-key.js';
 
 export interface ReconcilerOptions {
   readonly client: KubeClient;
@@ -94,18 +97,8 @@ export interface ReconcilerOptions {
   readonly pollAfterMs?: number;
 }
 
-/** `namespace/name` of a report. */
-export function reportKey(report: { metadata: { namespace?: string; name: string } }): string {
-  return `${report.metadata.namespace}/${report.metadata.name}`;
-}
-
 function reportRef(report: MustGatherReport): ObjectRef {
   return { kind: RESOURCES.MustGatherReport.kind, namespace: report.metadata.namespace, name: report.metadata.name };
-}
-
-function splitKey(key: string): { namespace: string; name: string } {
-  const slash = key.indexOf('/');
-  return { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
 const secretValue = (secret: KubeObject | undefined, key: string): string | undefined => {
@@ -200,7 +193,9 @@ export class Reconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const cache = await this.synced();
     if (cache.stale(key).length > 0) return { requeueAfter: this.pollAfterMs };
-    const { namespace, name } = splitKey(key);
+    const parsed = parseReportKey(key);
+    if (!parsed) return {}; // not a report's key: nothing to reconcile (keys come from reports and their annotations)
+    const { namespace, name } = parsed;
     const cached = cache.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
     if (!cached) {
       cache.forget(key);
@@ -366,7 +361,7 @@ export class Reconciler {
     const ready = result.status.conditions?.find((c) => c.type === 'Ready');
     if (ready?.status === 'True') await events.record(report, 'Normal', 'Ready', ready.message);
     else if (ready && result.finished) await events.record(report, 'Warning', ready.reason, ready.message);
-    else if (ready?.reason === 'ImagePullFailed' || ready?.reason === 'Unschedulable' || ready?.reason === 'StorageUnavailable') {
+    else if (ready && isWarningReason(ready.reason)) {
       await events.record(report, 'Warning', ready.reason, ready.message);
     }
   }

@@ -7,8 +7,8 @@
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
-import { isConflict, type KubeClient, type KubeObject } from './kube-client.js';
-import { refString } from './resources.js';
+import { isConflict, type KubeClient, type KubeObject } from '../kube/client.js';
+import { refString } from '../kube/resources.js';
 import { type CertificateAuthority, createCertificateAuthority, DAY_MS, issueCertificate, loadCertificateAuthority } from './x509.js';
 
 /** Name of the Secret holding the CA in the operator's namespace. */

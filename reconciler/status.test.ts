@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type MustGatherReport, STUCK_REASONS, TERMINAL_REASONS } from '../constructs/report-api.js';
+import { type MustGatherReport } from '../constructs/report-api.js';
+import { isTerminalReason, READY_REASONS } from '../constructs/ready-reasons.js';
 import { computeStatus, formatDuration, type Observed, type PodView, type RouteView } from './status.js';
 import { podStatus, type PodStage } from '../test/kubelet-states.js';
 
@@ -119,8 +120,9 @@ describe('computeStatus: a report that cannot start gives up after the start tim
   ];
 
   it('covers every stuck reason', () => {
-    expect(new Set(cases.map(([, , reason]) => reason))).toEqual(STUCK_REASONS);
-    expect(TERMINAL_REASONS.has('StartTimedOut')).toBe(true);
+    const stuck = Object.entries(READY_REASONS).filter(([, traits]) => 'stuck' in traits).map(([reason]) => reason);
+    expect(new Set(cases.map(([, , reason]) => reason))).toEqual(new Set(stuck));
+    expect(isTerminalReason('StartTimedOut')).toBe(true);
   });
 
   it.each(cases)('%s: %s until the deadline, then StartTimedOut', (_, observed, reason, message) => {

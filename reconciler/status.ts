@@ -2,15 +2,12 @@
  * A report's status as a pure function of what the operator observed: the report, its pod, route (OpenShift) or
  * fixed URL (Kubernetes), volume claim, and the time. No I/O here: every state a pod can be in is an easy test.
  */
-import { CONTAINERS } from '../constructs/report-pod.js';
 import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
-import {
-  type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec, STUCK_REASONS, TERMINAL_REASONS,
-} from '../constructs/report-api.js';
-import { parseArchiveResult } from '../datapath/archive.js';
-import { parseGatherResult } from '../datapath/gather-script.js';
-import { formatBytes } from '../datapath/serve.js';
+import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
+import { isStuckReason, isTerminalReason, type ReadyReason } from '../constructs/ready-reasons.js';
+import { CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
+import { formatBytes } from '../constructs/quantity.js';
 
 /** The parts of a container status the operator reads. */
 export interface ContainerStatus {
@@ -70,7 +67,7 @@ export interface Observed {
   /** Why the report cannot be rendered at all (a spec the CRD should have refused). */
   readonly invalidSpec?: string;
   /**
-   * How long a report with a stuck reason (`STUCK_REASONS`) may go without progress before it ends StartTimedOut.
+   * How long a report with a stuck reason (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut.
    * @default 0: never
    */
   readonly startTimeoutMs?: number;
@@ -96,10 +93,15 @@ const IMAGE_PULL_FAILURES = new Set(['ErrImagePull', 'ImagePullBackOff', 'Invali
 /** Waiting reasons that are just progress. */
 const BENIGN_WAITING = new Set(['ContainerCreating', 'PodInitializing']);
 
-interface Readiness {
+/** A condition's value; the Initialized condition has reasons of its own (Created). */
+interface ConditionValue {
   status: 'True' | 'False';
   reason: string;
   message: string;
+}
+
+interface Readiness extends ConditionValue {
+  reason: ReadyReason;
   /** Failed for good: no later pod state will make it Ready. */
   terminal?: boolean;
 }
@@ -184,7 +186,7 @@ function troubledContainer(pod: PodView): { name: string; image: string; reason:
 }
 
 /** Which step a container belongs to, in words, and the terminal reason a failed pod gets when that step failed. */
-function stepOf(name: string, images: readonly string[]): { words: string; failure: string } {
+function stepOf(name: string, images: readonly string[]): { words: string; failure: ReadyReason } {
   const gather = /^gather-(\d+)$/.exec(name);
   if (gather) return { words: `gather with ${describeImage(images, Number(gather[1]))}`, failure: 'PodFailed' };
   if (name === CONTAINERS.archive) return { words: 'compress step', failure: 'ArchiveFailed' };
@@ -205,7 +207,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec, terminal: true };
   // Terminal is final: StartTimedOut came from the clock, and a pod that starts after it has no binding left to gather with.
   const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
-  if (before?.status === 'False' && TERMINAL_REASONS.has(before.reason)) return { status: 'False', reason: before.reason, message: before.message, terminal: true };
+  if (before?.status === 'False' && isTerminalReason(before.reason)) return { status: 'False', reason: before.reason as ReadyReason, message: before.message, terminal: true };
   if (!pod) {
     if (observed.applyError) return applyFailed(observed.applyError);
     return { status: 'False', reason: 'Pending', message: 'Creating the report\'s namespace, volume and pod.' };
@@ -296,7 +298,7 @@ export function formatDuration(ms: number): string {
 /** A stuck report past its start deadline ends StartTimedOut; before that, the deadline is when to look again. */
 function withStartTimeout(observed: Observed, gathers: GatherStatus[], ready: Readiness): { ready: Readiness; startDeadline?: Date } {
   const timeoutMs = observed.startTimeoutMs ?? 0;
-  if (timeoutMs <= 0 || ready.status !== 'False' || !STUCK_REASONS.has(ready.reason)) return { ready };
+  if (timeoutMs <= 0 || ready.status !== 'False' || !isStuckReason(ready.reason)) return { ready };
   const since = lastProgress(observed, gathers);
   if (since === undefined) return { ready };
   const startDeadline = new Date(since + timeoutMs);
@@ -307,7 +309,7 @@ function withStartTimeout(observed: Observed, gathers: GatherStatus[], ready: Re
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readiness, 'terminal'> {
+function initialized(observed: Observed, gathers: GatherStatus[]): ConditionValue {
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
   if (!observed.pod) {
     return observed.applyError
@@ -321,7 +323,7 @@ function initialized(observed: Observed, gathers: GatherStatus[]): Omit<Readines
 }
 
 /** A condition that keeps its lastTransitionTime while its status stays the same (metav1.Condition semantics). */
-function condition(type: string, value: Omit<Readiness, 'terminal'>, previous: Condition[] | undefined, observed: Observed): Condition {
+function condition(type: string, value: ConditionValue, previous: Condition[] | undefined, observed: Observed): Condition {
   const before = previous?.find((c) => c.type === type);
   const lastTransitionTime = before && before.status === value.status ? before.lastTransitionTime : rfc3339(observed.now);
   return {

@@ -5,9 +5,9 @@
  * name).
  */
 import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
-import type { KubeClient } from './kube-client.js';
+import type { KubeClient } from '../kube/client.js';
 import { BESIDE_REPORT_TYPES, type PruneEntry } from './prune.js';
-import { refOf, refString, RESOURCES } from './resources.js';
+import { refOf, refString, RESOURCES } from '../kube/resources.js';
 
 export async function sweepOrphans(client: KubeClient): Promise<PruneEntry[]> {
   const selector = `${LABELS.managedBy}=${MANAGED_BY}`;

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { exponentialDelay, type ProcessedEvent, WorkQueue, type WorkQueueOptions } from './work-queue.js';
+import { exponentialDelay } from '../kube/backoff.js';
+import { type ProcessedEvent, WorkQueue, type WorkQueueOptions } from './work-queue.js';
 
 
 /** Polls until `condition` holds, or fails naming what it waited for. */

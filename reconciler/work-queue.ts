@@ -4,6 +4,8 @@
  * a reconcile can ask to run again at a deadline (a timeout, an expiry).
  */
 
+import { exponentialDelay } from '../kube/backoff.js';
+
 /** What a handler may ask for: run again after this many milliseconds (even when nothing changes). */
 export interface ReconcileResult {
   readonly requeueAfter?: number;
@@ -49,30 +51,6 @@ export const WORK_QUEUE_DEFAULTS = {
   baseDelayMs: 100,
   maxDelayMs: 5 * 60_000,
 } as const;
-
-/** `baseMs * 2^failures`, capped at `maxMs`. */
-export function exponentialDelay(failures: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.min(failures, 52));
-}
-
-/** Between half and all of `ms`, so that clients failing together do not retry together. */
-export function jittered(ms: number): number {
-  return ms / 2 + (Math.random() * ms) / 2;
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts, leaving no timer behind. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 export interface ShutdownOptions {
   /** Wait for in-flight handlers to finish; otherwise their signal aborts and shutdown resolves at once. @default true */

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LABELS, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
-import { formatDownloadAccess, PATHS, PORTS } from '../constructs/ports.js';
+import { formatDownloadAccess, PATHS, PORTS } from '../constructs/pod-contract.js';
 import { COOKIE_SECRET, LONGEST_NAME, PROFILES, report, REPORTS } from './fixtures.js';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;

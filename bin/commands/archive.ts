@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
-import { ARCHIVE_DEFAULTS, createArchive, formatArchiveResult } from '../../datapath/archive.js';
+import { ARCHIVE_DEFAULTS, createArchive } from '../../datapath/archive.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
+import { formatArchiveResult } from '../../constructs/pod-contract.js';
 
 const HELP = `Usage: mustgather archive --source DIR --output FILE [--termination-log FILE] [--level N]
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
 import { KIND, type MustGatherReport } from '../../constructs/report-api.js';
-import { KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
+import { KubeApiError, KubeClient } from '../../kube/client.js';
 import { type ClientCredentials, DownloadError, downloadReport, formatProgress, kubeConfigCredentials, waitForReady } from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
-import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, PATHS, PORTS } from '../../constructs/ports.js';
+import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, PATHS, PORTS } from '../../constructs/pod-contract.js';
 import { describeAccess, DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, downloadRecorder } from '../../datapath/serve.js';
-import { KubeClient } from '../../reconciler/kube-client.js';
+import { KubeClient } from '../../kube/client.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather serve --dir DIR --report NAMESPACE/NAME --report-uid UID [options]

@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { imagesFromEnv } from '../../constructs/operator-config.js';
-import { type Platform, PLATFORMS } from '../../constructs/ports.js';
+import { type Platform, PLATFORMS } from '../../constructs/pod-contract.js';
 import { reportObjectNames, serviceHostnames } from '../../constructs/report-identity.js';
 import { createServingCa, issueServingCertificate } from '../../reconciler/serving-ca.js';
 import { ReportValidationError, validateReport } from '../../constructs/report-api.js';

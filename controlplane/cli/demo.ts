@@ -10,14 +10,14 @@ import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { MustGatherReport } from '../../constructs/report-api.js';
-import { formatBytes } from '../../datapath/serve.js';
 import { DEFAULT_IMAGES } from '../../constructs/operator-config.js';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { repoRoot } from '../binaries.js';
 import { startControlPlane } from '../controlplane.js';
 import { nodeSupport } from '../host.js';
 import { demoGatherImage, loadImage, projectImage } from '../images.js';
 import { followReport } from '../report-phases.js';
+import { formatBytes } from '../../constructs/quantity.js';
 
 const EXAMPLE = 'examples/local-report.yaml';
 const OUTPUT = 'must-gather.tar.gz';

@@ -8,8 +8,8 @@ import { ensureBinaries } from '../../controlplane/index.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from '../../constructs/report-api.js';
 import { renderInstall, renderReport } from '../../constructs/render.js';
 import { stages } from '../../reconciler/apply.js';
-import { KubeApiError, KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
-import { collectionPath, RESOURCES } from '../../reconciler/resources.js';
+import { KubeApiError, KubeClient, type KubeObject } from '../../kube/client.js';
+import { collectionPath, RESOURCES } from '../../kube/resources.js';
 import { serviceAccountToken } from './file-server.js';
 import { adminClient, testNamespace, tokenKubeConfig } from './helpers.js';
 

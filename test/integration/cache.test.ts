@@ -8,7 +8,7 @@ import type { MustGatherReport } from '../../constructs/report-api.js';
 import { LABELS, MANAGED_BY, reportObjectNames } from '../../constructs/report-identity.js';
 import { ReportCache } from '../../reconciler/cache.js';
 import { Controller } from '../../reconciler/controller.js';
-import type { KubeClient, KubeObject, WatchEvent } from '../../reconciler/kube-client.js';
+import type { KubeClient, KubeObject, WatchEvent } from '../../kube/client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
 import { adminClient, createReport, eventually, LOCAL_CLUSTER, localOnly, operatorClient, testNamespace } from './helpers.js';
 

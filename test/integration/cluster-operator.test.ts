@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { reportNamespaceName } from '../../constructs/report-identity.js';
 import { ClusterOperatorReporter, type OperatorHealth } from '../../reconciler/cluster-operator.js';
 import { Controller } from '../../reconciler/controller.js';
-import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
+import type { KubeClient, KubeObject } from '../../kube/client.js';
 import { adminClient, createReport, eventually, LOCAL_CLUSTER, localOnly, operatorClient, testNamespace } from './helpers.js';
 
 let admin: KubeClient;

@@ -6,10 +6,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { LABELS, reportObjectNames } from '../../constructs/report-identity.js';
 import { Controller } from '../../reconciler/controller.js';
-import type { KubeClient } from '../../reconciler/kube-client.js';
+import type { KubeClient } from '../../kube/client.js';
 import { LeaderElector } from '../../reconciler/leader-election.js';
 import { createMetrics } from '../../reconciler/metrics.js';
-import { RESOURCES } from '../../reconciler/resources.js';
+import { RESOURCES } from '../../kube/resources.js';
 import { mintUserFromDir } from '../../controlplane/index.js';
 import { podStatus } from '../kubelet-states.js';
 import {

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mintUserFromDir, pinnedKubernetesVersion, readAuditEvents } from '../../controlplane/index.js';
-import { isNotFound, KubeApiError, KubeClient } from '../../reconciler/kube-client.js';
+import { isNotFound, KubeApiError, KubeClient } from '../../kube/client.js';
 import { adminClient, eventually, kubeConfigFrom, LOCAL_CLUSTER, localOnly } from './helpers.js';
 
 const controlPlaneDir = inject('controlPlaneDir');

@@ -16,7 +16,7 @@ import { createCA, issueServingCert } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
-import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
+import type { KubeClient, KubeObject } from '../../kube/client.js';
 import { fileServerIdentity, serviceAccountToken } from './file-server.js';
 import { adminClient, clusterClientCa, createReport, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 

@@ -7,7 +7,7 @@ import { createSign, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { tokenKubeConfig } from './helpers.js';
 
 const rbac = 'rbac.authorization.k8s.io';

@@ -12,8 +12,8 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { renderInstall } from '../../constructs/render.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
-import { RESOURCES } from '../../reconciler/resources.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
+import { RESOURCES } from '../../kube/resources.js';
 import type { PodView } from '../../reconciler/status.js';
 import { type AuditEvent, mintUserFromDir, readAuditEvents } from '../../controlplane/index.js';
 

@@ -5,9 +5,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { stripUnread } from '../../reconciler/cache.js';
-import { Informer, type InformerEvent, type InformerOptions } from '../../reconciler/informer.js';
-import { isGone, KubeClient, type KubeObject, type ListOptions, type WatchEvent, type WatchOptions } from '../../reconciler/kube-client.js';
-import { RESOURCES, type ResourceType } from '../../reconciler/resources.js';
+import { Informer, type InformerEvent, type InformerOptions } from '../../kube/informer.js';
+import { isGone, KubeClient, type KubeObject, type ListOptions, type WatchEvent, type WatchOptions } from '../../kube/client.js';
+import { RESOURCES, type ResourceType } from '../../kube/resources.js';
 import { adminClient, eventually, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 /** The real client, counting lists, and able to hold its next watch back (a partition, as far as the informer knows). */

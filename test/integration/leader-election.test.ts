@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient } from '../../reconciler/kube-client.js';
+import type { KubeClient } from '../../kube/client.js';
 import { type Lease, LeaderElector, type LeaderElectionOptions } from '../../reconciler/leader-election.js';
 import { adminClient, eventually, testNamespace } from './helpers.js';
 

@@ -37,12 +37,12 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { issueServingCert, loadCA, PKI_FILES } from '../../controlplane/pki.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../../constructs/report-api.js';
 import { renderReport, type Manifest } from '../../constructs/render.js';
-import { CONTAINERS } from '../../constructs/report-pod.js';
 import { createArchive } from '../../datapath/archive.js';
 import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, type FileServer } from '../../datapath/serve.js';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { adminClient, eventually, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
+import { CONTAINERS } from '../../constructs/pod-contract.js';
 
 type Any = any;
 

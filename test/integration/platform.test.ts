@@ -4,7 +4,7 @@
  * own API server serves it. A minimal CRD stands in for it, and is removed again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { KubeClient, KubeObject } from '../../reconciler/kube-client.js';
+import type { KubeClient, KubeObject } from '../../kube/client.js';
 import { detectPlatform } from '../../reconciler/platform.js';
 import { adminClient, eventually } from './helpers.js';
 

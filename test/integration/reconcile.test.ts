@@ -5,11 +5,11 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { PORTS } from '../../constructs/ports.js';
+import { PORTS } from '../../constructs/pod-contract.js';
 import type { MustGatherReport } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
 import { ReportCache } from '../../reconciler/cache.js';
-import type { KubeClient } from '../../reconciler/kube-client.js';
+import type { KubeClient } from '../../kube/client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
 import { SERVING_CA_SECRET } from '../../reconciler/serving-ca.js';
 import { sweepOrphans } from '../../reconciler/sweep.js';

@@ -20,11 +20,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type AuditEvent, readAuditEvents } from '../../controlplane/index.js';
 import { type CertKeyPair, createCA, issueClientCert, issueServingCert, loadCA, PKI_FILES } from '../../controlplane/pki.js';
-import type { DownloadAccess } from '../../constructs/ports.js';
+import type { DownloadAccess } from '../../constructs/pod-contract.js';
 import { DELEGATED_AUTH_DEFAULTS, DelegatedAuth, type DelegatedAuthOptions } from '../../datapath/delegated-auth.js';
 import { createFileServer, DOWNLOAD_REASONS, downloadRecorder, type FileServer } from '../../datapath/serve.js';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
-import { RESOURCES } from '../../reconciler/resources.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
+import { RESOURCES } from '../../kube/resources.js';
 import { bindUser, expiredServiceAccountToken, fileServerIdentity, serviceAccountToken } from './file-server.js';
 import { adminClient, clusterClientCa, createReport, eventually, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_IMAGES } from '../../constructs/operator-config.js';
-import { KubeClient } from '../../reconciler/kube-client.js';
+import { KubeClient } from '../../kube/client.js';
 import { installCrds, startControlPlane } from '../../controlplane/controlplane.js';
 import { repoRoot } from '../../controlplane/binaries.js';
 import { nodeSupport } from '../../controlplane/host.js';

@@ -24,9 +24,9 @@ import { mintUserFromDir } from '../../controlplane/controlplane.js';
 import { createCA, issueClientCert, PKI_FILES } from '../../controlplane/pki.js';
 import { expiredServiceAccountToken, serviceAccountToken } from '../integration/file-server.js';
 import { nodeDir } from '../../controlplane/node.js';
-import { Informer } from '../../reconciler/informer.js';
-import { KubeClient, type KubeObject } from '../../reconciler/kube-client.js';
-import { RESOURCES } from '../../reconciler/resources.js';
+import { Informer } from '../../kube/informer.js';
+import { KubeClient, type KubeObject } from '../../kube/client.js';
+import { RESOURCES } from '../../kube/resources.js';
 import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
 
 const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');

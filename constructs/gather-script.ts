@@ -22,7 +22,7 @@
  * /dev/termination-log), MUST_GATHER_CHECK_INTERVAL_SECONDS (volume check period, default 1),
  * MUST_GATHER_KILL_GRACE_SECONDS (SIGTERM to SIGKILL, default 10), MUST_GATHER_DF (the df command, default df).
  */
-export const GATHER_SCRIPT = `# mustgather-gather: runs one must-gather image's gather command in the report pod; see datapath/gather-script.ts.
+export const GATHER_SCRIPT = `# mustgather-gather: runs one must-gather image's gather command in the report pod; see constructs/gather-script.ts.
 set -u
 out=\${MUST_GATHER_OUTPUT:-/must-gather}
 termination_log=\${MUST_GATHER_TERMINATION_LOG:-/dev/termination-log}
@@ -138,66 +138,3 @@ stamp
 rm -rf "$work"
 exit 0
 `;
-
-/** How a gather ended. */
-export const GATHER_RESULT_STATES = ['Succeeded', 'Failed', 'TimedOut', 'VolumeFull'] as const;
-export type GatherResultState = (typeof GATHER_RESULT_STATES)[number];
-
-export function isGatherResultState(value: unknown): value is GatherResultState {
-  return GATHER_RESULT_STATES.includes(value as GatherResultState);
-}
-
-/**
- * The outcome of one gather, as {@link GATHER_SCRIPT} records it. `exitCode` is the gather's, as timeout(1) passed it
- * on: 124 (or 137 when SIGTERM was ignored) for TimedOut, 128 + signal when the volume guard stopped it.
- */
-export interface GatherResult {
-  /** Position of the image in `spec.images`, from 1. */
-  index: number;
-  image: string;
-  state: GatherResultState;
-  exitCode: number;
-  /** RFC 3339, UTC, seconds. */
-  startedAt: string;
-  finishedAt: string;
-  /** One or a few sentences for people; for Failed, the gather's last output lines. */
-  message: string;
-}
-
-/**
- * The gather result in a termination message or `gather-result.json`, or `undefined` when there is none. Tolerant: a
- * termination message may be the container's last log lines instead (FallbackToLogsOnError, when the script was
- * killed before writing its result), truncated, or anything else; the last line that is a well-formed result wins.
- */
-export function parseGatherResult(text: string): GatherResult | undefined {
-  const lines = text.split('\n');
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const result = asGatherResult(lines[i]!.trim());
-    if (result) return result;
-  }
-  return undefined;
-}
-
-function asGatherResult(line: string): GatherResult | undefined {
-  if (!line.startsWith('{')) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const { index, image, state, exitCode, startedAt, finishedAt, message } = value as Record<string, unknown>;
-  if (!Number.isInteger(index) || !Number.isInteger(exitCode)) return undefined;
-  if (!isGatherResultState(state)) return undefined;
-  if (typeof startedAt !== 'string' || typeof finishedAt !== 'string') return undefined;
-  return {
-    index: index as number,
-    image: typeof image === 'string' ? image : '',
-    state,
-    exitCode: exitCode as number,
-    startedAt,
-    finishedAt,
-    message: typeof message === 'string' ? message : '',
-  };
-}

@@ -4,9 +4,9 @@
  * compaction, dropped connections, a load balancer that silently stops forwarding); every one of those ends in a
  * resumed watch or a re-list, never in a crashed process or a cache that quietly stops changing.
  */
-import { isGone, type KubeClient, type KubeObject, type WatchEvent } from './kube-client.js';
+import { isGone, type KubeClient, type KubeObject, type WatchEvent } from './client.js';
 import type { ResourceType } from './resources.js';
-import { exponentialDelay, jittered, sleep } from './work-queue.js';
+import { exponentialDelay, jittered, sleep } from './backoff.js';
 
 export interface InformerHandlers<T extends KubeObject = KubeObject> {
   onAdd?(object: T): void;

@@ -3,7 +3,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GATHER_SCRIPT, type GatherResult, parseGatherResult } from './gather-script.js';
+import { GATHER_SCRIPT } from './gather-script.js';
+import { type GatherResult, parseGatherResult } from './pod-contract.js';
 
 const root = mkdtempSync(join(tmpdir(), 'gather-script-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -3,7 +3,7 @@
  * expired). One event per (report, reason, message) per process: a level-triggered loop would otherwise repeat them.
  */
 import { randomBytes } from 'node:crypto';
-import type { KubeClient } from './kube-client.js';
+import type { KubeClient } from './client.js';
 import { collectionPath, RESOURCES } from './resources.js';
 
 export interface EventTarget {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { collectionPath, objectPath, type ObjectRef, refString, type ResourceType } from './resources.js';
+import { collectionPath, objectPath, type ObjectRef, refOf, refString, type ResourceType } from './resources.js';
 
 /** A Kubernetes object as JSON. */
 export interface KubeObject {
@@ -64,15 +64,19 @@ export interface RequestOptions {
   readonly streaming?: boolean;
 }
 
-export interface ListOptions {
-  readonly namespace?: string;
-  readonly labelSelector?: string;
-  readonly fieldSelector?: string;
-  /** Aborts the request. */
+/** What every call takes. */
+export interface CallOptions {
+  /** Aborts the request (a shutdown, a deadline); the call rejects unless it says otherwise. @default - never */
   readonly signal?: AbortSignal;
 }
 
-export interface ApplyOptions {
+export interface ListOptions extends CallOptions {
+  readonly namespace?: string;
+  readonly labelSelector?: string;
+  readonly fieldSelector?: string;
+}
+
+export interface ApplyOptions extends CallOptions {
   /** Field manager of server-side apply. */
   readonly fieldManager: string;
   /** Take fields owned by other managers (what a controller wants for its own objects). @default true */
@@ -169,9 +173,9 @@ export class KubeClient {
   }
 
   /** The object, or undefined when it does not exist. */
-  async get<T = KubeObject>(ref: ObjectRef): Promise<T | undefined> {
+  async get<T = KubeObject>(ref: ObjectRef, options: CallOptions = {}): Promise<T | undefined> {
     try {
-      return await this.request<T>('GET', objectPath(ref), { subject: refString(ref) });
+      return await this.request<T>('GET', objectPath(ref), { subject: refString(ref), ...signalOf(options) });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -189,35 +193,46 @@ export class KubeClient {
 
   /** Server-side apply. The JSON body is valid YAML, so it goes as `application/apply-patch+yaml`. */
   async apply<T = KubeObject>(object: KubeObject, options: ApplyOptions): Promise<T> {
-    const ref = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
+    const ref = refOf(object);
     return this.request<T>('PATCH', objectPath(ref), {
       body: object,
       contentType: 'application/apply-patch+yaml',
       query: { fieldManager: options.fieldManager, force: options.force ?? true, dryRun: options.dryRun ? 'All' : undefined },
-      subject: refString(ref),
+      subject: refString(ref), ...signalOf(options),
     });
   }
 
-  async create<T = KubeObject>(object: KubeObject, options: { fieldManager?: string } = {}): Promise<T> {
-    const ref = { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
+  async create<T = KubeObject>(object: KubeObject, options: CallOptions & { fieldManager?: string } = {}): Promise<T> {
+    const ref = refOf(object);
     const path = objectPath(ref);
-    return this.request<T>('POST', path.slice(0, path.lastIndexOf('/')), { body: object, query: { fieldManager: options.fieldManager }, subject: refString(ref) });
+    return this.request<T>('POST', path.slice(0, path.lastIndexOf('/')), { body: object, query: { fieldManager: options.fieldManager }, subject: refString(ref), ...signalOf(options) });
+  }
+
+  /**
+   * Replaces an object (PUT). Its `metadata.resourceVersion` is the precondition: a conflict (409) means someone
+   * wrote it since it was read.
+   */
+  async update<T = KubeObject>(object: KubeObject, options: CallOptions & { fieldManager?: string; subresource?: 'status' } = {}): Promise<T> {
+    const ref = refOf(object);
+    return this.request<T>('PUT', `${objectPath(ref)}${options.subresource ? `/${options.subresource}` : ''}`, {
+      body: object, query: { fieldManager: options.fieldManager }, subject: refString(ref), ...signalOf(options),
+    });
   }
 
   /** Patches an object (or its `status` subresource). */
-  async patch<T = KubeObject>(ref: ObjectRef, patch: unknown, options: { type?: 'merge' | 'json'; subresource?: 'status' } = {}): Promise<T> {
+  async patch<T = KubeObject>(ref: ObjectRef, patch: unknown, options: CallOptions & { type?: 'merge' | 'json'; subresource?: 'status' } = {}): Promise<T> {
     const contentType = options.type === 'json' ? 'application/json-patch+json' : 'application/merge-patch+json';
     return this.request<T>('PATCH', `${objectPath(ref)}${options.subresource ? `/${options.subresource}` : ''}`, {
-      body: patch, contentType, subject: refString(ref),
+      body: patch, contentType, subject: refString(ref), ...signalOf(options),
     });
   }
 
   /** Deletes an object; false when it was already gone. */
-  async delete(ref: ObjectRef, options: { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {}): Promise<boolean> {
+  async delete(ref: ObjectRef, options: CallOptions & { propagationPolicy?: 'Background' | 'Foreground' | 'Orphan'; uid?: string } = {}): Promise<boolean> {
     try {
       await this.request('DELETE', objectPath(ref), {
         body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: options.propagationPolicy ?? 'Background', ...(options.uid ? { preconditions: { uid: options.uid } } : {}) },
-        subject: refString(ref),
+        subject: refString(ref), ...signalOf(options),
       });
       return true;
     } catch (err) {
@@ -278,6 +293,9 @@ export class KubeClient {
     }
   }
 }
+
+/** The request options that carry a call's signal, if it has one. */
+const signalOf = (options: CallOptions): { signal?: AbortSignal } => (options.signal ? { signal: options.signal } : {});
 
 async function readBody(response: http.IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];

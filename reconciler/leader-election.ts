@@ -5,8 +5,8 @@
  * clock from when this candidate last saw the lease change, never from the times written in it, so clock skew
  * between replicas does not matter.
  */
-import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
-import { objectPath, refString, RESOURCES } from '../kube/resources.js';
+import { isConflict, type KubeClient, type KubeObject } from '../kube/client.js';
+import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
 import { sleep } from '../kube/backoff.js';
 
 export interface LeaseSpec {
@@ -51,7 +51,7 @@ const ACQUIRE_JITTER = 1.2;
 
 export class LeaderElector {
   private readonly subject: string;
-  private readonly path: string;
+  private readonly ref: ObjectRef;
   private readonly leaseDurationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryPeriodMs: number;
@@ -71,7 +71,7 @@ export class LeaderElector {
   ) {
     const ref = { kind: RESOURCES.Lease.kind, ...options.lease };
     this.subject = `leader election ${refString(ref)} (${options.identity})`;
-    this.path = objectPath(ref);
+    this.ref = ref;
     this.leaseDurationMs = options.leaseDurationMs ?? LEADER_ELECTION_DEFAULTS.leaseDurationMs;
     this.renewDeadlineMs = options.renewDeadlineMs ?? LEADER_ELECTION_DEFAULTS.renewDeadlineMs;
     this.retryPeriodMs = options.retryPeriodMs ?? LEADER_ELECTION_DEFAULTS.retryPeriodMs;
@@ -120,7 +120,7 @@ export class LeaderElector {
         return;
       } catch (error) {
         if (isConflict(error) && !deadline.aborted) {
-          await this.client.request<Lease>('GET', this.path, { subject: this.subject, signal: deadline }).then((lease) => this.observe(lease), () => undefined);
+          await this.client.get<Lease>(this.ref, { signal: deadline }).then((lease) => lease && this.observe(lease), () => undefined);
           continue;
         }
         // The lease then expires by itself after its duration.
@@ -189,14 +189,8 @@ export class LeaderElector {
 
   /** Reads the lease, noting when its record changed. */
   private async read(): Promise<Lease | undefined> {
-    let lease: Lease | undefined;
-    try {
-      lease = await this.client.request<Lease>('GET', this.path, { subject: this.subject, signal: this.requestSignal() });
-    } catch (error) {
-      if (isNotFound(error)) return undefined;
-      throw error;
-    }
-    this.observe(lease);
+    const lease = await this.client.get<Lease>(this.ref, { signal: this.requestSignal() });
+    if (lease) this.observe(lease);
     return lease;
   }
 
@@ -215,8 +209,7 @@ export class LeaderElector {
       },
       spec,
     };
-    const path = verb === 'create' ? this.path.slice(0, this.path.lastIndexOf('/')) : this.path;
-    this.observe(await this.client.request<Lease>(verb === 'create' ? 'POST' : 'PUT', path, { subject: this.subject, signal, body }));
+    this.observe(await (verb === 'create' ? this.client.create<Lease>(body, { signal }) : this.client.update<Lease>(body, { signal })));
   }
 
   private observe(lease: Lease): void {

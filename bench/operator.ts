@@ -216,8 +216,10 @@ class OperatorProcess {
   readonly exited: Promise<number | null>;
 
   constructor(kubeconfig: string) {
+    // BENCH_OPERATOR_NODE_OPTIONS: extra node flags for the operator (--cpu-prof, --heap-prof), to see where its time goes.
+    const nodeOptions = (process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
     this.child = spawn(process.execPath, [
-      'dist/bin/mustgather.js', 'run', '--kubeconfig', kubeconfig, '--platform', 'kubernetes', '--listen', '127.0.0.1:0',
+      ...nodeOptions, 'dist/bin/mustgather.js', 'run', '--kubeconfig', kubeconfig, '--platform', 'kubernetes', '--listen', '127.0.0.1:0',
       '--concurrency', String(CONCURRENCY), '--start-timeout', '0',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));

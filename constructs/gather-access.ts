@@ -11,13 +11,19 @@ export interface GatherAccessProps {
   readonly tokenSecretName: string;
   /** Name of the ClusterRoleBinding to `cluster-admin` (cluster-scoped, so unique per report). */
   readonly bindingName: string;
+  /**
+   * Whether the gather still runs: only then do the binding and the token exist. Once gathering is over the service
+   * account is all that is left (the reconciler prunes the rest).
+   * @default true
+   */
+  readonly gathering?: boolean;
 }
 
 /**
  * What the gather containers act as: a service account bound to `cluster-admin`, as `oc adm must-gather` does.
  * The token is a Secret mounted into the gather containers only (not the pod's service account, which is the
- * proxy's), so the long-running containers never hold cluster-admin. The reconciler deletes the binding as soon as
- * every gather has finished.
+ * proxy's), so the long-running containers never hold cluster-admin. Once every gather has finished the chart no
+ * longer renders the binding or the token (`gathering: false`), and the reconciler prunes them.
  */
 export class GatherAccess extends Construct {
   /** The gather service account. */
@@ -29,6 +35,7 @@ export class GatherAccess extends Construct {
       metadata: { name: props.serviceAccountName, namespace: props.namespace },
       automountToken: false,
     });
+    if (props.gathering === false) return;
     new kplus.k8s.KubeSecret(this, 'Token', {
       metadata: {
         name: props.tokenSecretName,

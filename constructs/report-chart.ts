@@ -61,6 +61,12 @@ export interface ReportChartProps extends ChartProps {
    * @default DEFAULT_IMAGES
    */
   readonly images?: OperatorImages;
+  /**
+   * Where the report is in its life: while it gathers, the gather service account's cluster-admin binding and token
+   * exist; once every gather has finished (or the report ended before), the chart holds neither.
+   * @default true
+   */
+  readonly gathering?: boolean;
 }
 
 /** The pod's own labels on top of the report's: the Service and NetworkPolicy select the pod by them. */
@@ -98,6 +104,7 @@ export class ReportChart extends Chart {
       serviceAccountName: names.gatherServiceAccount,
       tokenSecretName: names.gatherTokenSecret,
       bindingName: names.gatherBinding,
+      gathering: props.gathering ?? true,
     });
     const server = new ServerAccess(this, 'ServerAccess', {
       namespace,

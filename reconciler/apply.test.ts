@@ -4,7 +4,7 @@
  * client; the requests themselves are exercised against the real API server in test/integration/.
  */
 import { describe, expect, it } from 'vitest';
-import { applyObject, applyStage, isSubset, stageOf, stages } from './apply.js';
+import { applyObject, applyStage, applyStaged, isSubset, stageOf, stages } from './apply.js';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import type { ObjectRef } from '../kube/resources.js';
 
@@ -120,5 +120,42 @@ describe('applyStage', () => {
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } } as KubeObject;
     expect([ns, binding, role, roleBinding, service([port]), pod].map(stageOf)).toEqual([0, 0, 1, 2, 2, 3]);
     expect(stages([pod, roleBinding, service([port]), role, ns]).map((stage) => stage.map((o) => o.kind))).toEqual([['Namespace'], ['Role'], ['RoleBinding', 'Service'], ['Pod']]);
+  });
+});
+
+describe('applyStaged', () => {
+  const object = (kind: string, name: string): KubeObject => ({ apiVersion: 'v1', kind, metadata: { name, namespace: 'ns' } });
+
+  function recorder() {
+    const writes: string[] = [];
+    const client = {
+      apply: async (o: KubeObject) => { writes.push(`apply ${o.kind}/${o.metadata.name}`); return { ...o, metadata: { ...o.metadata, resourceVersion: '1' }, data: { token: 'dG9r' } }; },
+      create: async (o: KubeObject) => { writes.push(`create ${o.kind}/${o.metadata.name}`); return { ...o, metadata: { ...o.metadata, resourceVersion: '1' } }; },
+    } as unknown as KubeClient;
+    return { client, writes };
+  }
+
+  it('applies stage after stage and stops at a stage whose precondition does not hold, saying what it waits for', async () => {
+    const { client, writes } = recorder();
+    const seen: string[][] = [];
+    const result = await applyStaged(client, [
+      { objects: [object('ServiceAccount', 'sa')] },
+      { objects: [object('Secret', 'token')], waitsFor: (applied) => { seen.push([...applied.keys()]); return undefined; } },
+      { objects: [object('Pod', 'pod')], waitsFor: () => 'Secret/ns/token to hold the gather token' },
+    ], { fieldManager: 'test', live: () => undefined });
+    expect(writes).toEqual(['apply ServiceAccount/sa', 'apply Secret/token']);
+    expect(seen).toEqual([['ServiceAccount/ns/sa']]);
+    expect(result.waitingFor).toBe('Secret/ns/token to hold the gather token');
+    expect(result.changes.map((c) => `${c.subject} ${c.action}`)).toEqual(['ServiceAccount/ns/sa created', 'Secret/ns/token created']);
+  });
+
+  it('hands each precondition the live state the earlier stages applied, and runs every stage once they hold', async () => {
+    const { client, writes } = recorder();
+    const result = await applyStaged(client, [
+      { objects: [object('Secret', 'token')] },
+      { objects: [object('Pod', 'pod')], waitsFor: (applied) => ((applied.get('Secret/ns/token') as { data?: { token?: string } })?.data?.token ? undefined : 'a token') },
+    ], { fieldManager: 'test', live: () => undefined });
+    expect(result.waitingFor).toBeUndefined();
+    expect(writes).toEqual(['apply Secret/token', 'create Pod/pod']);
   });
 });

@@ -9,15 +9,18 @@
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import { type ObjectRef, refOf, refString } from '../kube/resources.js';
 
-export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'kept';
+export type ApplyAction = 'created' | 'configured' | 'unchanged' | 'kept' | 'deleted';
 
-/** What applying one object did. `kept`: a create-only object exists and differs; it is left as is. */
+/**
+ * What one action did to one object: applying it, or deleting it (ownership.ts). `kept`: a create-only object exists
+ * and differs; it is left as is.
+ */
 export interface ChangeSetEntry {
   readonly ref: ObjectRef;
   readonly subject: string;
   readonly action: ApplyAction;
-  /** The object as the server returned it (or as it was, when unchanged). */
-  readonly live: KubeObject;
+  /** The object as the server returned it (or as it was, when unchanged); none when deleted. */
+  readonly live?: KubeObject;
 }
 
 export interface ApplyStageOptions {
@@ -67,6 +70,43 @@ export function stages(objects: readonly KubeObject[]): KubeObject[][] {
   const grouped: KubeObject[][] = [[], [], [], []];
   for (const object of objects) grouped[stageOf(object)]!.push(object);
   return grouped.filter((group) => group.length > 0);
+}
+
+/** A stage of {@link applyStaged}: objects applied together, once what they need is in place. */
+export interface Stage {
+  readonly objects: readonly KubeObject[];
+  /**
+   * What must hold before the stage is applied, given the live state of every object applied so far (by
+   * `Kind/namespace/name`): undefined when it holds, else what the stage waits for, in words ("Secret/ns/name to
+   * hold a token"). The stage and those after it are left for a later reconcile.
+   * @default - nothing: the stage follows the one before
+   */
+  readonly waitsFor?: (applied: ReadonlyMap<string, KubeObject>) => string | undefined;
+}
+
+/** What {@link applyStaged} did: every object it applied, and what stopped it early, if anything. */
+export interface StagedResult {
+  readonly changes: ChangeSetEntry[];
+  /** The precondition a stage is waiting for; undefined when every stage was applied. */
+  readonly waitingFor?: string;
+}
+
+/**
+ * Applies stages in order, each after the one before it succeeded and once its precondition holds (fluxcd's
+ * ApplyAllStaged). A failed stage rejects with the error of its first failed object.
+ */
+export async function applyStaged(client: KubeClient, plan: readonly Stage[], options: ApplyStageOptions): Promise<StagedResult> {
+  const changes: ChangeSetEntry[] = [];
+  const applied = new Map<string, KubeObject>();
+  for (const stage of plan) {
+    const waitingFor = stage.waitsFor?.(applied);
+    if (waitingFor) return { changes, waitingFor };
+    for (const entry of await applyStage(client, stage.objects, options)) {
+      changes.push(entry);
+      if (entry.live) applied.set(entry.subject, entry.live);
+    }
+  }
+  return { changes };
 }
 
 /** A Secret's write-only `stringData` as the `data` the server stores, so it can be compared with live. */

@@ -5,12 +5,11 @@
  * reconcile that read it would create twice or write an outdated status, so the reconcile waits for the watch event
  * that shows the write instead (that event enqueues the report anyway).
  */
-import { LABELS, MANAGED_BY, REPORT_ANNOTATION } from '../constructs/report-identity.js';
 import type { Platform } from '../constructs/pod-contract.js';
 import type { MustGatherReport } from '../constructs/report-api.js';
 import { Informer, type InformerOptions } from '../kube/informer.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
-import { ownedTypes } from './prune.js';
+import { OWNED_SELECTOR, ownedTypes, ownerKey, ownerUid } from './ownership.js';
 import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 
@@ -87,7 +86,7 @@ export class ReportCache {
     this.reportInformers = namespaces.map((namespace) => new Informer<MustGatherReport & KubeObject>(client, RESOURCES.MustGatherReport, { ...base, ...(namespace ? { namespace } : {}) }));
     for (const type of [RESOURCES.Namespace, ...ownedTypes(options.platform ?? 'openshift')]) {
       this.ownedInformers.set(type.kind, new Informer(client, type, {
-        ...base, labelSelector: `${LABELS.managedBy}=${MANAGED_BY}`, indexBy: (object) => object.metadata.labels?.[LABELS.reportUid],
+        ...base, labelSelector: OWNED_SELECTOR, indexBy: ownerUid,
       }));
     }
     for (const informer of this.reportInformers) informer.addHandlers({ onDelete: (object) => this.buried(RESOURCES.MustGatherReport.kind, object) });
@@ -108,8 +107,8 @@ export class ReportCache {
     for (const informer of this.ownedInformers.values()) {
       informer.addHandlers({
         onEvent: (event) => {
-          const report = parseReportKey(event.object.metadata.annotations?.[REPORT_ANNOTATION] ?? '');
-          if (report && (this.watched.has(undefined) || this.watched.has(report.namespace))) enqueue(report.key, 'owned');
+          const key = ownerKey(event.object);
+          if (key && (this.watched.has(undefined) || this.watched.has(parseReportKey(key)!.namespace))) enqueue(key, 'owned');
         },
       });
     }

@@ -13,7 +13,7 @@ import { type Logger, silentLogger } from './log.js';
 import { type OperatorMetrics, workQueueObserver } from './metrics.js';
 import { Reconciler, type ReconcilerOptions } from './reconcile.js';
 import { reportKey } from './report-key.js';
-import { sweepOrphans } from './sweep.js';
+import { sweepOrphans } from './ownership.js';
 import { WorkQueue } from './work-queue.js';
 
 /** What the controller passes through to its {@link Reconciler}. */

@@ -5,6 +5,7 @@
  * (the start or expiry deadline). A cache that has not yet shown one of the reconciler's own writes is not read: the
  * watch event that shows the write brings the report back.
  */
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
@@ -14,16 +15,16 @@ import { type MustGatherReport, ReportValidationError, validateSpec } from '../c
 import { isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
-import { newCookieSecret, renderReport } from '../constructs/render.js';
-import { applyStage, type ChangeSetEntry, stages, type WriteObserver } from './apply.js';
+import { newCookieSecret, type RenderReportOptions, renderReport } from '../constructs/render.js';
+import { applyStaged, type ChangeSetEntry, type Stage, stages, type WriteObserver } from './apply.js';
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
-import { BESIDE_REPORT_TYPES, deleteObjects, prune, type PruneEntry } from './prune.js';
-import { type ObjectRef, RESOURCES } from '../kube/resources.js';
+import { prune, removeReportObjects } from './ownership.js';
+import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
-import { parseReportKey, reportKey } from './report-key.js';
+import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
@@ -88,7 +89,7 @@ export interface ReconcilerOptions {
    * Called with what each reconcile did, for logs.
    * @default - nothing
    */
-  readonly onChanges?: (key: string, changes: readonly (ChangeSetEntry | PruneEntry)[]) => void;
+  readonly onChanges?: (key: string, changes: readonly ChangeSetEntry[]) => void;
   /**
    * How long before looking again at a report whose cache has not yet shown one of the reconciler's own writes: a
    * safety net, as the watch event that shows the write enqueues the report first.
@@ -124,6 +125,11 @@ export class Reconciler {
   private readonly cache: ReportCache;
   /** Set when the cache is the reconciler's own: started at the first reconcile. */
   private ownCache: Promise<void> | undefined;
+  /**
+   * The last chart rendered for each report, by a digest of what it was rendered from: a report is reconciled many
+   * times (every watch event of what it owns), its inputs rarely change, and a render costs milliseconds of CPU.
+   */
+  private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly objects: KubeObject[] }>();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.client = options.client;
@@ -190,6 +196,17 @@ export class Reconciler {
     return { servingCertificate: problem ? await issueServingCertificate(ca, hostnames, { now: this.now() }) : current, caBundle: ca.cert };
   }
 
+  /** The report's chart: the last one rendered when the inputs are the same (the chart is a pure function of them). */
+  private render(key: string, report: MustGatherReport, options: RenderReportOptions): KubeObject[] {
+    const { name, namespace, uid } = report.metadata;
+    const inputs = createHash('sha256').update(JSON.stringify([name, namespace, uid, report.spec, options])).digest('base64');
+    const last = this.rendered.get(key as ReportKey);
+    if (last?.inputs === inputs) return last.objects;
+    const objects = renderReport(report, options) as KubeObject[];
+    this.rendered.set(key as ReportKey, { inputs, objects });
+    return objects;
+  }
+
   async reconcile(key: string): Promise<ReconcileResult> {
     const cache = await this.synced();
     if (cache.stale(key).length > 0) return { requeueAfter: this.pollAfterMs };
@@ -199,6 +216,7 @@ export class Reconciler {
     const cached = cache.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
     if (!cached) {
       cache.forget(key);
+      this.rendered.delete(key as ReportKey);
       return {};
     }
     if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
@@ -226,41 +244,39 @@ export class Reconciler {
     const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const clientCa = cache.clientCa();
-    const gatheringOver = this.status({ report, ...(pod ? { pod } : {}), now }).gatheringOver;
+    const gathering = !this.status({ report, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(names, secret);
-
-    const desired = renderReport(report, {
-      platform: this.platform, images: this.images, clientCa,
+    const desired = this.render(key, report, {
+      platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
-    }).filter((object) => !(gatheringOver && (object.metadata.name === names.gatherBinding || object.metadata.name === names.gatherTokenSecret))) as KubeObject[];
+    });
 
-    const changes: (ChangeSetEntry | PruneEntry)[] = [];
-    let applyError: Error | undefined;
-    let livePod: (PodView & KubeObject) | undefined = pod;
-    try {
-      for (const stage of stages(desired)) {
-        const isPodStage = stage.some((object) => object.kind === 'Pod');
-        // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
-        if (isPodStage && !pod && gatheringOver) break;
-        if (isPodStage && !pod) {
-          const token = changes.find((c): c is ChangeSetEntry => 'live' in c && c.ref.kind === 'Secret' && c.ref.name === names.gatherTokenSecret);
+    const tokenRef = refString(inNamespace('Secret', names.gatherTokenSecret));
+    const plan: Stage[] = stages(desired).map((objects) => objects.some((object) => object.kind === 'Pod')
+      ? {
+        objects,
+        waitsFor: (applied) => {
+          if (pod) return undefined; // create-only: it stays as it is
+          // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
+          if (!gathering) return 'nothing: the report ended before its pod ran';
           // The pod mounts the gather token by key; creating it before the token is issued would stall the kubelet.
           // The token controller's write to the Secret comes through its watch and brings the report back.
-          if (!secretValue(token?.live, 'token')) break;
-        }
-        const entries = await applyStage(this.client, stage, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
-        changes.push(...entries);
-        const podEntry = entries.find((e) => e.ref.kind === 'Pod');
-        if (podEntry) livePod = podEntry.live as PodView & KubeObject;
+          return secretValue(applied.get(tokenRef), 'token') ? undefined : `${tokenRef} to hold the gather token`;
+        },
       }
+      : { objects });
+    const changes: ChangeSetEntry[] = [];
+    let applyError: Error | undefined;
+    try {
+      changes.push(...(await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite })).changes);
       changes.push(...(await prune(this.client, cache.ownedBy(report.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
       applyError = err as Error;
     }
     this.options.onChanges?.(key, changes);
+    const livePod = (changes.find((c) => c.ref.kind === 'Pod')?.live ?? pod) as (PodView & KubeObject) | undefined;
 
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
@@ -294,17 +310,12 @@ export class Reconciler {
    */
   private async finalize(key: string, report: MustGatherReport): Promise<ReconcileResult> {
     if (!report.metadata.finalizers?.includes(FINALIZER)) return {};
-    const onWrite = this.writesFor(key);
-    const uid = report.metadata.uid ?? '';
-    const outside = new Set([RESOURCES.ClusterRoleBinding, ...BESIDE_REPORT_TYPES].map((type) => type.kind));
-    const owned = this.cache.ownedBy(uid);
-    const bindings = owned.filter((object) => outside.has(object.kind));
-    await deleteObjects(this.client, bindings.filter((object) => !object.metadata.deletionTimestamp), { onWrite });
-    // Only delete a namespace this report owns: a user's namespace that happens to share the name is not ours (the
-    // index holds only objects labelled with the report's uid).
-    const namespace = owned.find((object) => object.kind === 'Namespace' && object.metadata.name === reportNamespaceName(report.metadata));
-    if (namespace && !namespace.metadata.deletionTimestamp) await deleteObjects(this.client, [namespace], { onWrite });
-    if (bindings.length > 0 || namespace) return {};
+    // The index holds only objects labelled with the report's uid: a user's namespace that shares the name is not ours.
+    const owned = this.cache.ownedBy(report.metadata.uid ?? '');
+    const removal = await removeReportObjects(this.client, owned, reportNamespaceName(report.metadata), { onWrite: this.writesFor(key) });
+    this.options.onChanges?.(key, removal.changes);
+    if (!removal.done) return {};
+    this.rendered.delete(key as ReportKey);
     const released = await this.patchFinalizers(key, report, report.metadata.finalizers.filter((f) => f !== FINALIZER));
     if (released && report.metadata.uid) this.options.events?.forget(report.metadata.uid);
     return {};
@@ -340,7 +351,7 @@ export class Reconciler {
     }
   }
 
-  private async recordTransitions(report: MustGatherReport, result: StatusResult, changes: readonly (ChangeSetEntry | PruneEntry)[]): Promise<void> {
+  private async recordTransitions(report: MustGatherReport, result: StatusResult, changes: readonly ChangeSetEntry[]): Promise<void> {
     const events = this.options.events;
     if (!events) return;
     if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'created')) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderReport, type Manifest } from '../constructs/render.js';
+import { reportObjectNames } from '../constructs/report-identity.js';
 import { COOKIE_SECRET, PROFILES, report, REPORTS } from './fixtures.js';
 
 const IMAGES = { operator: 'registry.example.com/mustgather/operator:v1', oauthProxy: 'registry.example.com/openshift/oauth-proxy:v4' };
@@ -28,6 +29,17 @@ describe('ReportChart contents', () => {
     expect(kinds(manifests)).toEqual([...common, 'Route', 'Secret'].sort());
     expect(kinds(renderReport(REPORTS.twoImages!, PROFILES.kubernetes))).toEqual([...common, 'Secret'].sort());
     expect(kinds(renderReport(REPORTS.twoImages!, { ...PROFILES.kubernetes, ingress: { hostSuffix: 'r.example.com' } }))).toEqual([...common, 'Ingress', 'Secret'].sort());
+  });
+
+  it('holds the gather binding and token only while gathering', () => {
+    const names = (m: Manifest[]) => m.map((x) => `${x.kind}/${x.metadata.name}`);
+    const gathering = names(manifests);
+    const over = names(renderReport(REPORTS.twoImages!, { ...PROFILES.openshift, gathering: false }));
+    const gone = gathering.filter((n) => !over.includes(n));
+    const { gatherBinding, gatherTokenSecret, gatherServiceAccount } = reportObjectNames(REPORTS.twoImages!.metadata);
+    expect(gone.sort()).toEqual([`ClusterRoleBinding/${gatherBinding}`, `Secret/${gatherTokenSecret}`]);
+    expect(over).toContain(`ServiceAccount/${gatherServiceAccount}`);
+    expect(over.every((n) => gathering.includes(n))).toBe(true);
   });
 
   it('is pure: the same report renders the same manifests', () => {

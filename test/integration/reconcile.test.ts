@@ -12,7 +12,7 @@ import { ReportCache } from '../../reconciler/cache.js';
 import type { KubeClient } from '../../kube/client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
 import { SERVING_CA_SECRET } from '../../reconciler/serving-ca.js';
-import { sweepOrphans } from '../../reconciler/sweep.js';
+import { sweepOrphans } from '../../reconciler/ownership.js';
 import { podStatus } from '../kubelet-states.js';
 import {
   adminClient, admitRoute, auditedWrites, LOCAL_CLUSTER, localOnly, createReport, eventually, getReport, OPERATOR_USER, operatorClient, ownedObjects,

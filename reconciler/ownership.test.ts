@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
-import { deleteObjects, ownedTypes, prune, unwanted } from './prune.js';
+import { deleteObjects, ownedTypes, prune, removeReportObjects, unwanted } from './ownership.js';
 import type { ObjectRef } from '../kube/resources.js';
 
 const object = (kind: string, name: string, extra: Partial<KubeObject['metadata']> = {}): KubeObject => ({
@@ -73,5 +73,28 @@ describe('ownedTypes', () => {
     expect(kinds('openshift')).not.toContain('Ingress');
     expect(kinds('kubernetes')).toContain('Ingress');
     expect(kinds('kubernetes')).not.toContain('Route');
+  });
+});
+
+describe('removeReportObjects', () => {
+  it('deletes what the namespace does not take along, and the report\'s own namespace, until nothing is left', async () => {
+    const { client, deletes } = recorder();
+    const owned = [
+      object('ClusterRoleBinding', 'gather'), object('Role', 'events'), object('RoleBinding', 'events'), object('Pod', 'must-gather'),
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'must-gather-x', uid: 'uid-ns' } },
+    ];
+    const first = await removeReportObjects(client, owned, 'must-gather-x');
+    expect(first.done).toBe(false);
+    expect(deletes).toEqual(['ClusterRoleBinding/gather uid=uid-gather', 'Role/events uid=uid-events', 'RoleBinding/events uid=uid-events', 'Namespace/must-gather-x uid=uid-ns']);
+    expect(first.changes.every((c) => c.action === 'deleted')).toBe(true);
+    expect((await removeReportObjects(client, [], 'must-gather-x')).done).toBe(true);
+  });
+
+  it('never deletes a namespace of another name, and waits for what is being deleted without deleting it again', async () => {
+    const { client, deletes } = recorder();
+    const going = object('ClusterRoleBinding', 'gather', { deletionTimestamp: '2026-11-25T12:00:00Z' });
+    const result = await removeReportObjects(client, [going, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'users-own', uid: 'u' } }], 'must-gather-x');
+    expect(deletes).toEqual([]);
+    expect(result.done).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
 import { GatherAccess } from './gather-access.js';
-import { DEFAULT_IMAGES, type OperatorImages } from './operator-config.js';
+import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from './operator-config.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './ports.js';
 import { ProxyAccess } from './proxy-access.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
@@ -28,6 +28,12 @@ export interface ReportChartProps extends ChartProps {
    * @default 'openshift'
    */
   readonly platform?: Platform;
+  /**
+   * The must-gather images to run, in order, as the operator resolved them (the report's `images`, or the default
+   * image, plus what `allImages` and `imageStreams` add). At least one.
+   * @default gatherImages(report.spec): spec.images, or [DEFAULT_GATHER_IMAGE]
+   */
+  readonly gatherImages?: readonly string[];
   /**
    * oauth-proxy's cookie secret (base64 of 32 random bytes), OpenShift profile (required there). Random by nature, so
    * an input: the reconciler generates it once and passes the live value back, keeping the chart a pure function of
@@ -91,6 +97,8 @@ export class ReportChart extends Chart {
     const subject = `MustGatherReport/${identity.namespace}/${identity.name}`;
     if (openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
     if (!openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
+    const images = props.gatherImages ?? gatherImages(report.spec);
+    if (images.length === 0) throw new Error(`${subject}: no must-gather image to run`);
 
     new ReportNamespace(this, 'Namespace', { name: namespace });
     new GatherAccess(this, 'GatherAccess', {
@@ -118,6 +126,8 @@ export class ReportChart extends Chart {
       name: names.main,
       labels: selector,
       spec,
+      gatherImages: images,
+      ...(spec.command ? { gatherCommand: spec.command } : {}),
       reportRef: `${identity.namespace}/${identity.name}`,
       reportUid: identity.uid ?? '',
       platform: openshift ? 'openshift' : 'kubernetes',

@@ -43,7 +43,8 @@ describe('mustgather synth', () => {
   it.each([
     ['unknown field', '{images: [quay.io/a], imagez: []}', 'spec.imagez: unknown field'],
     ['wrong type', '{images: [quay.io/a], volumePercentage: "high"}', 'spec.volumePercentage: must be a whole number'],
-    ['missing images', '{deleteAfter: 1h}', 'spec.images: required'],
+    ['an empty images list', '{images: []}', 'spec.images: must not be an empty list'],
+    ['since and sinceTime', '{since: 1h, sinceTime: "2025-01-31T08:00:00Z"}', 'spec: since and sinceTime are mutually exclusive'],
     ['bad duration', '{images: [quay.io/a], deleteAfter: soon}', 'spec.deleteAfter: must be a duration'],
     ['broken YAML', '{images: [quay.io/a}', 'invalid YAML'],
   ])('rejects a report with a %s in one line, exit code 2', (_, spec, message) => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
+import { runtimeObjects } from '../constructs/report-chart.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { COOKIE_SECRET, PROFILES, report, REPORTS } from './fixtures.js';
 
@@ -85,5 +86,15 @@ describe('ReportChart contents', () => {
     expect(since.map((e: any) => e.name)).not.toContain('MUST_GATHER_SINCE');
     expect(podOf(manifests).spec.initContainers[0].args).toEqual(['/usr/bin/gather']);
     expect(podOf(manifests).spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  });
+
+  it.each(['openshift', 'kubernetes'] as const)('leaves out exactly the runtime objects with runtimeObjects: omit (%s)', (platform) => {
+    const key = (m: { kind: string; metadata?: { namespace?: string; name: string }; namespace?: string; name?: string }) =>
+      'metadata' in m && m.metadata ? `${m.kind} ${m.metadata.namespace}/${m.metadata.name}` : `${m.kind} ${m.namespace}/${m.name}`;
+    const full = renderReport(REPORTS.twoImages!, PROFILES[platform]).map(key);
+    const offline = renderReport(REPORTS.twoImages!, { platform, runtimeObjects: 'omit' }).map(key);
+    expect(full.filter((k) => !offline.includes(k))).toEqual(runtimeObjects(REPORTS.twoImages!, platform).map(key));
+    expect(offline.every((k) => full.includes(k))).toBe(true);
+    expect(renderReport(REPORTS.twoImages!, { platform, runtimeObjects: 'omit' }).map(key)).toEqual(offline);
   });
 });

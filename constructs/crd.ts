@@ -2,10 +2,14 @@ import { Construct } from 'constructs';
 import { ApiObject } from 'cdk8s';
 import { DURATION_PATTERN } from './duration.js';
 import { IMAGE_REFERENCE_PATTERN } from './image-reference.js';
+import { DNS_SUBDOMAIN_PATTERN, imageStreamTagRule, labelKeyRule, LABEL_VALUE_PATTERN, RFC3339_PATTERN } from './kube-names.js';
 import {
-  API_GROUP, API_VERSION, DURATION_FORMAT_MESSAGE, durationRangeMessage, IMAGE_FORMAT_MESSAGE, IMAGES_UNIQUE_MESSAGE, KIND,
-  LIMITS, PLURAL, QUANTITY_FORMAT_MESSAGE, SPEC_IMMUTABLE_MESSAGE,
+  API_GROUP, API_VERSION, COMMAND_EMPTY_MESSAGE, COMMAND_PROGRAM_MESSAGE, DURATION_FORMAT_MESSAGE, durationRangeMessage,
+  IMAGE_FORMAT_MESSAGE, IMAGE_STREAM_FORMAT_MESSAGE, IMAGE_STREAMS_UNIQUE_MESSAGE, IMAGES_EMPTY_MESSAGE, IMAGES_UNIQUE_MESSAGE, KIND,
+  LABEL_KEY_FORMAT_MESSAGE, LABEL_VALUE_FORMAT_MESSAGE, LIMITS, NODE_NAME_FORMAT_MESSAGE, PLURAL, QUANTITY_FORMAT_MESSAGE,
+  SINCE_EXCLUSIVE_MESSAGE, SINCE_TIME_FORMAT_MESSAGE, SPEC_IMMUTABLE_MESSAGE,
 } from './report-api.js';
+import { DEFAULT_GATHER_IMAGE } from './operator-config.js';
 
 /** Props of {@link MustGatherReportCrd}. */
 export interface MustGatherReportCrdProps {
@@ -105,68 +109,144 @@ const STATUS_SCHEMA: Schema = {
   },
 };
 
-const SPEC_SCHEMA: Schema = {
-  type: 'object',
-  description: 'What to gather and how long to keep it. Immutable: to change a report, delete it and create a new one.',
-  required: ['images'],
-  'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: SPEC_IMMUTABLE_MESSAGE }],
-  properties: {
-    images: {
-      type: 'array',
-      description: `Must-gather images, run one after the other in this order, each with its /usr/bin/gather. At least 1, at most ${LIMITS.maxImages}, each once.`,
-      minItems: 1,
-      maxItems: LIMITS.maxImages,
-      'x-kubernetes-list-type': 'atomic',
-      'x-kubernetes-validations': [{ rule: 'self.all(i, self.exists_one(j, j == i))', message: IMAGES_UNIQUE_MESSAGE }],
-      items: {
-        type: 'string',
-        minLength: 1,
-        maxLength: LIMITS.imageMaxLength,
-        'x-kubernetes-validations': [{ rule: `self.matches(r'${IMAGE_REFERENCE_PATTERN}')`, message: IMAGE_FORMAT_MESSAGE }],
-      },
-    },
-    deleteAfter: durationField(
-      `How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, ${LIMITS.deleteAfter.min} to ${LIMITS.deleteAfter.max}.`,
-      LIMITS.deleteAfter, LIMITS.deleteAfter.default,
-    ),
-    timeout: durationField(
-      `How long each image may gather; a gather that runs longer is stopped, keeps what it collected and is reported as TimedOut. Go duration, ${LIMITS.timeout.min} to ${LIMITS.timeout.max}.`,
-      LIMITS.timeout, LIMITS.timeout.default,
-    ),
-    since: durationField(
-      'Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Unset: the scripts\' own default.',
-      LIMITS.since,
-    ),
-    storage: {
-      type: 'object',
-      description: 'The volume the data is gathered into and served from (one ReadWriteOnce PersistentVolumeClaim).',
-      default: {},
-      properties: {
-        size: {
-          type: 'string',
-          description: `Size of the volume, a quantity such as 10Gi (at least ${LIMITS.storageSize.min}).`,
-          default: LIMITS.storageSize.default,
-          maxLength: LIMITS.storageSize.maxLength,
-          'x-kubernetes-validations': [
-            { rule: 'isQuantity(self)', message: QUANTITY_FORMAT_MESSAGE },
-            { rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${LIMITS.storageSize.min}')) >= 0`, message: `must be at least ${LIMITS.storageSize.min}` },
-          ],
-        },
-        storageClassName: {
-          type: 'string',
-          description: 'StorageClass of the volume. Unset or empty: the cluster\'s default StorageClass.',
-          maxLength: LIMITS.storageClassNameMaxLength,
-        },
-      },
-    },
-    volumePercentage: {
-      type: 'integer',
-      description: 'Stop gathering when the volume is this full, in percent (like oc adm must-gather --volume-percentage).',
-      minimum: LIMITS.volumePercentage.min,
-      maximum: LIMITS.volumePercentage.max,
-      default: LIMITS.volumePercentage.default,
+/** A list whose items appear once (CEL: each item exists exactly once). */
+const UNIQUE = (message: string) => ({ rule: 'self.all(i, self.exists_one(j, j == i))', message });
+
+const SPEC_PROPERTIES: Record<string, Schema> = {
+  images: {
+    type: 'array',
+    description: `Must-gather images, run one after the other in this order. At most ${LIMITS.maxImages}, each once. Omitted: the default must-gather image, ${DEFAULT_GATHER_IMAGE}; an empty list is refused.`,
+    maxItems: LIMITS.maxImages,
+    'x-kubernetes-list-type': 'atomic',
+    'x-kubernetes-validations': [{ rule: 'self.size() > 0', message: IMAGES_EMPTY_MESSAGE }, UNIQUE(IMAGES_UNIQUE_MESSAGE)],
+    items: {
+      type: 'string',
+      minLength: 1,
+      maxLength: LIMITS.imageMaxLength,
+      'x-kubernetes-validations': [{ rule: `self.matches(r'${IMAGE_REFERENCE_PATTERN}')`, message: IMAGE_FORMAT_MESSAGE }],
     },
   },
+  allImages: {
+    type: 'boolean',
+    description: 'Also gather with every image named by an operators.openshift.io/must-gather-image annotation on the cluster\'s operators (like oc adm must-gather --all-images).',
+    default: false,
+  },
+  imageStreams: {
+    type: 'array',
+    description: `Image stream tags, namespace/name:tag, whose images also gather (like oc adm must-gather --image-stream). At most ${LIMITS.maxImageStreams}, each once.`,
+    maxItems: LIMITS.maxImageStreams,
+    'x-kubernetes-list-type': 'atomic',
+    'x-kubernetes-validations': [UNIQUE(IMAGE_STREAMS_UNIQUE_MESSAGE)],
+    items: {
+      type: 'string',
+      maxLength: LIMITS.imageStreamMaxLength,
+      'x-kubernetes-validations': [{ rule: imageStreamTagRule('self'), message: IMAGE_STREAM_FORMAT_MESSAGE }],
+    },
+  },
+  command: {
+    type: 'array',
+    description: `The gather command and its arguments, run in every image instead of /usr/bin/gather (like oc adm must-gather -- COMMAND). At most ${LIMITS.command.maxItems} strings of at most ${LIMITS.command.itemMaxLength} characters; the first is the program.`,
+    maxItems: LIMITS.command.maxItems,
+    'x-kubernetes-list-type': 'atomic',
+    'x-kubernetes-validations': [
+      { rule: 'self.size() > 0', message: COMMAND_EMPTY_MESSAGE },
+      { rule: 'self.size() == 0 || self[0] != \'\'', message: COMMAND_PROGRAM_MESSAGE },
+    ],
+    items: { type: 'string', maxLength: LIMITS.command.itemMaxLength },
+  },
+  deleteAfter: durationField(
+    `How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, ${LIMITS.deleteAfter.min} to ${LIMITS.deleteAfter.max}. The one field that may change after creation.`,
+    LIMITS.deleteAfter, LIMITS.deleteAfter.default,
+  ),
+  timeout: durationField(
+    `How long each image may gather; a gather that runs longer is stopped, keeps what it collected and is reported as TimedOut. Go duration, ${LIMITS.timeout.min} to ${LIMITS.timeout.max}.`,
+    LIMITS.timeout, LIMITS.timeout.default,
+  ),
+  since: durationField(
+    'Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Not with sinceTime. Unset: the scripts\' own default.',
+    LIMITS.since,
+  ),
+  sinceTime: {
+    type: 'string',
+    description: 'Only collect logs after this time, RFC 3339 with a time zone (2025-01-31T08:00:00Z); passed to the gather scripts as MUST_GATHER_SINCE_TIME. Not with since.',
+    maxLength: LIMITS.sinceTimeMaxLength,
+    'x-kubernetes-validations': [{ rule: `self.matches(r'${RFC3339_PATTERN}')`, message: SINCE_TIME_FORMAT_MESSAGE }],
+  },
+  nodeName: {
+    type: 'string',
+    description: 'The node the report pod (gathers and file server) runs on. It is still scheduled, so its volume binds on that node. With nodeSelector, both must hold.',
+    maxLength: LIMITS.nodeNameMaxLength,
+    'x-kubernetes-validations': [{ rule: `self.matches(r'${DNS_SUBDOMAIN_PATTERN}')`, message: NODE_NAME_FORMAT_MESSAGE }],
+  },
+  nodeSelector: {
+    type: 'object',
+    description: `Node labels (key: value) the report pod's node must have, like a pod's nodeSelector. At most ${LIMITS.nodeSelector.maxEntries}. With nodeName, both must hold.`,
+    maxProperties: LIMITS.nodeSelector.maxEntries,
+    additionalProperties: {
+      type: 'string',
+      maxLength: LIMITS.nodeSelector.valueMaxLength,
+      'x-kubernetes-validations': [{ rule: `self.matches(r'${LABEL_VALUE_PATTERN}')`, message: LABEL_VALUE_FORMAT_MESSAGE }],
+    },
+    'x-kubernetes-validations': [{ rule: `self.all(k, ${labelKeyRule('k')})`, message: LABEL_KEY_FORMAT_MESSAGE }],
+  },
+  storage: {
+    type: 'object',
+    description: 'The volume the data is gathered into and served from (one ReadWriteOnce PersistentVolumeClaim).',
+    default: {},
+    properties: {
+      size: {
+        type: 'string',
+        description: `Size of the volume, a quantity such as 10Gi (at least ${LIMITS.storageSize.min}).`,
+        default: LIMITS.storageSize.default,
+        maxLength: LIMITS.storageSize.maxLength,
+        'x-kubernetes-validations': [
+          { rule: 'isQuantity(self)', message: QUANTITY_FORMAT_MESSAGE },
+          { rule: `!isQuantity(self) || quantity(self).compareTo(quantity('${LIMITS.storageSize.min}')) >= 0`, message: `must be at least ${LIMITS.storageSize.min}` },
+        ],
+      },
+      storageClassName: {
+        type: 'string',
+        description: 'StorageClass of the volume. Unset or empty: the cluster\'s default StorageClass.',
+        maxLength: LIMITS.storageClassNameMaxLength,
+      },
+    },
+  },
+  volumePercentage: {
+    type: 'integer',
+    description: 'Stop gathering when the volume is this full, in percent (like oc adm must-gather --volume-percentage).',
+    minimum: LIMITS.volumePercentage.min,
+    maximum: LIMITS.volumePercentage.max,
+    default: LIMITS.volumePercentage.default,
+  },
+};
+
+/** Fields that may change after creation; every other spec field, present now or added later, is immutable. */
+export const MUTABLE_SPEC_FIELDS: readonly string[] = ['deleteAfter'];
+
+/**
+ * One transition rule per immutable field, generated from the schema's own properties so a field added later is
+ * immutable without anyone writing a rule. On the spec rather than on each field: a field's own rule runs only when
+ * both the old and the new object have it, which would let an unset field be set (or a set one removed) later.
+ * CEL cannot iterate an object's fields or compare an object minus one field, hence a rule per field; `fieldPath`
+ * names the field in the error.
+ */
+function immutabilityRules(properties: Record<string, Schema>): Schema[] {
+  return Object.keys(properties).filter((field) => !MUTABLE_SPEC_FIELDS.includes(field)).map((field) => ({
+    rule: `has(self.${field}) == has(oldSelf.${field}) && (!has(self.${field}) || self.${field} == oldSelf.${field})`,
+    message: SPEC_IMMUTABLE_MESSAGE,
+    fieldPath: `.${field}`,
+    reason: 'FieldValueForbidden',
+  }));
+}
+
+const SPEC_SCHEMA: Schema = {
+  type: 'object',
+  description: 'What to gather and how long to keep it. Immutable but deleteAfter: to change anything else, delete the report and create a new one.',
+  'x-kubernetes-validations': [
+    { rule: '!has(self.since) || !has(self.sinceTime)', message: SINCE_EXCLUSIVE_MESSAGE },
+    ...immutabilityRules(SPEC_PROPERTIES),
+  ],
+  properties: SPEC_PROPERTIES,
 };
 
 /** The report's OpenAPI v3 schema, as served by the CRD. */

@@ -1,3 +1,5 @@
+import type { MustGatherReportSpec } from './report-api.js';
+
 /** Images the report pod runs besides the must-gather images; the operator reads them from flags or environment. */
 export interface OperatorImages {
   /** This project's image: runs `mustgather archive` and `mustgather serve` in the report pod. */
@@ -26,4 +28,15 @@ export function imagesFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorIma
     operator: env[IMAGE_ENV.operator] || DEFAULT_IMAGES.operator,
     oauthProxy: env[IMAGE_ENV.oauthProxy] || DEFAULT_IMAGES.oauthProxy,
   };
+}
+
+/**
+ * The must-gather image a report without `spec.images` gathers with: OpenShift's own, as `oc adm must-gather` runs
+ * it. A pinned tag, never `latest`: a report gathers with the image the release it was made with names.
+ */
+export const DEFAULT_GATHER_IMAGE = 'quay.io/openshift/origin-must-gather:4.20';
+
+/** The images a report gathers with when nothing resolves them further: its own list, or the default image. */
+export function gatherImages(spec: Pick<MustGatherReportSpec, 'images'>): readonly string[] {
+  return spec.images ?? [DEFAULT_GATHER_IMAGE];
 }

@@ -11,8 +11,11 @@ export interface ProxyAccessProps {
   readonly routeName: string;
   /** Name of the Secret with the session cookie secret. */
   readonly cookieSecretName: string;
-  /** The cookie secret: 16, 24 or 32 random bytes as base64 (the reconciler generates it once and keeps it). */
-  readonly cookieSecret: string;
+  /**
+   * The cookie secret: 16, 24 or 32 random bytes as base64 (the reconciler generates it once and keeps it).
+   * @default - no Secret: an offline render leaves it to the operator
+   */
+  readonly cookieSecret?: string;
 }
 
 /**
@@ -25,6 +28,7 @@ export class ProxyAccess extends Construct {
     super(scope, id);
     const redirectReference = { kind: 'OAuthRedirectReference', apiVersion: 'v1', reference: { kind: 'Route', name: props.routeName } };
     props.serviceAccount.metadata.addAnnotation('serviceaccounts.openshift.io/oauth-redirectreference.primary', JSON.stringify(redirectReference));
+    if (props.cookieSecret === undefined) return;
     new kplus.k8s.KubeSecret(this, 'Cookie', {
       metadata: { name: props.cookieSecretName, namespace: props.namespace },
       type: 'Opaque',

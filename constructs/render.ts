@@ -18,7 +18,10 @@ export interface Manifest {
 
 /** Options of {@link renderReport}: the {@link ReportChartProps} but the report. */
 export type RenderReportOptions = Omit<ReportChartProps, 'report' | 'cookieSecret'> & {
-  /** See {@link ReportChartProps.cookieSecret}. @default - 32 fresh random bytes on OpenShift */
+  /**
+   * See {@link ReportChartProps.cookieSecret}.
+   * @default - 32 fresh random bytes on OpenShift, unless runtimeObjects is 'omit'
+   */
   readonly cookieSecret?: string;
 };
 
@@ -29,11 +32,11 @@ export function newCookieSecret(): string {
 
 /** The manifests of one report's chart. */
 export function renderReport(report: MustGatherReport, options: RenderReportOptions = {}): Manifest[] {
-  const openshift = (options.platform ?? 'openshift') === 'openshift';
+  const needsCookie = (options.platform ?? 'openshift') === 'openshift' && options.runtimeObjects !== 'omit';
   const chart = new ReportChart(new App(), 'report', {
     ...options,
     report,
-    ...(openshift ? { cookieSecret: options.cookieSecret ?? newCookieSecret() } : {}),
+    ...(needsCookie ? { cookieSecret: options.cookieSecret ?? newCookieSecret() } : {}),
   });
   return chart.toJson() as Manifest[];
 }

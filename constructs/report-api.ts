@@ -5,6 +5,10 @@
  */
 import { parseDuration } from './duration.js';
 import { IMAGE_REFERENCE_MAX_LENGTH, isImageReference } from './image-reference.js';
+import {
+  DNS_SUBDOMAIN_MAX_LENGTH, IMAGE_STREAM_TAG_MAX_LENGTH, isDnsLabel, isDnsSubdomain, isImageStreamTag, isLabelKey, isLabelValue,
+  LABEL_VALUE_MAX_LENGTH, RFC3339_PATTERN,
+} from './kube-names.js';
 import { parseQuantity } from './quantity.js';
 
 export const API_GROUP = 'mustgather.openshift.io';
@@ -16,6 +20,13 @@ export const PLURAL = 'mustgatherreports';
 export const LIMITS = {
   maxImages: 16,
   imageMaxLength: IMAGE_REFERENCE_MAX_LENGTH,
+  maxImageStreams: 16,
+  imageStreamMaxLength: IMAGE_STREAM_TAG_MAX_LENGTH,
+  // One program and its arguments; an inline script fits in an argument (oc adm must-gather -- /bin/bash -c '...').
+  command: { maxItems: 32, itemMaxLength: 4096 },
+  sinceTimeMaxLength: 64,
+  nodeNameMaxLength: DNS_SUBDOMAIN_MAX_LENGTH,
+  nodeSelector: { maxEntries: 16, valueMaxLength: LABEL_VALUE_MAX_LENGTH },
   durationMaxLength: 32,
   deleteAfter: { min: '1m', max: '720h', default: '30m' },
   timeout: { min: '10s', max: '24h', default: '10m' },
@@ -25,28 +36,61 @@ export const LIMITS = {
   volumePercentage: { min: 1, max: 100, default: 70 },
 } as const;
 
-/** The spec as a user writes it; every field but `images` is optional. */
+/** The spec as a user writes it; every field is optional. */
 export interface MustGatherReportSpec {
-  /** Must-gather images, run in order. */
-  readonly images: readonly string[];
+  /**
+   * Must-gather images, run in order; never an empty list.
+   * @default - the operator's default must-gather image
+   */
+  readonly images?: readonly string[];
+  /**
+   * Also gather with every image named by an `operators.openshift.io/must-gather-image` annotation.
+   * @default false
+   */
+  readonly allImages?: boolean;
+  /**
+   * Image stream tags (`namespace/name:tag`) whose images also gather.
+   * @default - none
+   */
+  readonly imageStreams?: readonly string[];
+  /**
+   * The gather command and its arguments, instead of `/usr/bin/gather`.
+   * @default ['/usr/bin/gather']
+   */
+  readonly command?: readonly string[];
   /** How long a finished report is kept (Go duration). */
   readonly deleteAfter?: string;
   /** How long one image may gather before it is stopped (Go duration). */
   readonly timeout?: string;
   /** Passed to the gather scripts as MUST_GATHER_SINCE: only collect logs newer than this (Go duration). */
   readonly since?: string;
+  /** Passed to the gather scripts as MUST_GATHER_SINCE_TIME: only collect logs after this RFC 3339 time. Not with `since`. */
+  readonly sinceTime?: string;
+  /** The node the report pod runs on. */
+  readonly nodeName?: string;
+  /** Labels of the nodes the report pod may run on. */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
   /** The volume the data is gathered into. */
   readonly storage?: { readonly size?: string; readonly storageClassName?: string };
   /** Stop gathering when the volume is this full (percent). */
   readonly volumePercentage?: number;
 }
 
-/** The spec with every default filled in (what the API server stores). */
+/**
+ * The spec with every default the CRD declares filled in (what the API server stores). `images` stays as written:
+ * which images run when it is omitted (and what `allImages` and `imageStreams` add) the operator decides.
+ */
 export interface ResolvedSpec {
-  readonly images: readonly string[];
+  readonly images?: readonly string[];
+  readonly allImages: boolean;
+  readonly imageStreams?: readonly string[];
+  readonly command?: readonly string[];
   readonly deleteAfter: string;
   readonly timeout: string;
   readonly since?: string;
+  readonly sinceTime?: string;
+  readonly nodeName?: string;
+  readonly nodeSelector?: Readonly<Record<string, string>>;
   readonly storage: { readonly size: string; readonly storageClassName?: string };
   readonly volumePercentage: number;
 }
@@ -121,10 +165,16 @@ export class ReportValidationError extends Error {
 /** Fills in the defaults the CRD schema declares. */
 export function resolveSpec(spec: MustGatherReportSpec): ResolvedSpec {
   return {
-    images: spec.images,
+    ...(spec.images !== undefined ? { images: spec.images } : {}),
+    allImages: spec.allImages ?? false,
+    ...(spec.imageStreams !== undefined ? { imageStreams: spec.imageStreams } : {}),
+    ...(spec.command !== undefined ? { command: spec.command } : {}),
     deleteAfter: spec.deleteAfter ?? LIMITS.deleteAfter.default,
     timeout: spec.timeout ?? LIMITS.timeout.default,
     ...(spec.since !== undefined ? { since: spec.since } : {}),
+    ...(spec.sinceTime !== undefined ? { sinceTime: spec.sinceTime } : {}),
+    ...(spec.nodeName !== undefined ? { nodeName: spec.nodeName } : {}),
+    ...(spec.nodeSelector !== undefined ? { nodeSelector: spec.nodeSelector } : {}),
     storage: {
       size: spec.storage?.size ?? LIMITS.storageSize.default,
       ...(spec.storage?.storageClassName ? { storageClassName: spec.storage.storageClassName } : {}),
@@ -140,10 +190,30 @@ export function durationRangeMessage(bounds: { min: string; max: string }): stri
 export const DURATION_FORMAT_MESSAGE = 'must be a duration such as 30s, 10m or 1h30m (units ns, us, ms, s, m, h)';
 export const IMAGE_FORMAT_MESSAGE = 'must be an image reference such as quay.io/org/must-gather:tag or quay.io/org/must-gather@sha256:<digest>';
 export const IMAGES_UNIQUE_MESSAGE = 'must not list the same image twice';
+export const IMAGES_EMPTY_MESSAGE = 'must not be an empty list: omit images to gather with the default must-gather image';
+export const IMAGE_STREAM_FORMAT_MESSAGE =
+  'must be an image stream tag namespace/name:tag such as openshift/must-gather:latest (namespace a DNS label, name a DNS subdomain of at most 253 characters, tag of letters, digits, "_", "." and "-", at most 128, not starting with "." or "-")';
+export const IMAGE_STREAMS_UNIQUE_MESSAGE = 'must not list the same image stream tag twice';
+export const COMMAND_EMPTY_MESSAGE = 'must not be an empty list: omit command to run /usr/bin/gather';
+export const COMMAND_PROGRAM_MESSAGE = 'the first element is the program to run and must not be empty';
+export const SINCE_TIME_FORMAT_MESSAGE = 'must be an RFC 3339 timestamp with a time zone, such as 2025-01-31T08:00:00Z';
+export const SINCE_EXCLUSIVE_MESSAGE = 'since and sinceTime are mutually exclusive: set one of them, not both';
+export const NODE_NAME_FORMAT_MESSAGE = `must be a node name: a DNS subdomain of lowercase letters, digits, "-" and ".", at most ${LIMITS.nodeNameMaxLength} characters`;
+export const LABEL_KEY_FORMAT_MESSAGE =
+  'keys must be label keys such as kubernetes.io/hostname: an optional DNS subdomain prefix of at most 253 characters and "/", then at most 63 letters, digits, "-", "_" and ".", beginning and ending with a letter or digit';
+export const LABEL_VALUE_FORMAT_MESSAGE = 'must be a label value: empty, or at most 63 letters, digits, "-", "_" and ".", beginning and ending with a letter or digit';
 export const QUANTITY_FORMAT_MESSAGE = `must be a quantity such as ${LIMITS.storageSize.default} or 500Mi`;
-export const SPEC_IMMUTABLE_MESSAGE = 'spec is immutable: delete the report and create a new one';
+export const SPEC_IMMUTABLE_MESSAGE = 'is immutable (only deleteAfter may change): delete the report and create a new one';
 
 type Json = unknown;
+
+/** Every spec field, in the order the CRD lists them. */
+export const SPEC_FIELDS: readonly (keyof MustGatherReportSpec)[] = [
+  'images', 'allImages', 'imageStreams', 'command', 'deleteAfter', 'timeout', 'since', 'sinceTime', 'nodeName', 'nodeSelector',
+  'storage', 'volumePercentage',
+];
+
+const RFC3339_RE = new RegExp(RFC3339_PATTERN);
 
 function isObject(value: Json): value is Record<string, Json> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -172,20 +242,66 @@ function checkDuration(value: Json, field: string, bounds: { min: string; max: s
   return value;
 }
 
-function checkImages(value: Json): string[] {
-  const field = 'spec.images';
-  if (value === undefined) throw new ReportValidationError(field, 'required: list at least one must-gather image');
-  if (!Array.isArray(value)) throw new ReportValidationError(field, `must be a list of image references, not ${describe(value)}`);
-  if (value.length < 1) throw new ReportValidationError(field, 'must list at least one must-gather image');
-  if (value.length > LIMITS.maxImages) throw new ReportValidationError(field, `must list at most ${LIMITS.maxImages} images`);
-  value.forEach((image, i) => {
-    const itemField = `${field}[${i}]`;
-    if (typeof image !== 'string') throw new ReportValidationError(itemField, `must be a string, not ${describe(image)}`);
-    if (image.length > LIMITS.imageMaxLength) throw new ReportValidationError(itemField, `must be at most ${LIMITS.imageMaxLength} characters`);
-    if (!isImageReference(image)) throw new ReportValidationError(itemField, IMAGE_FORMAT_MESSAGE);
+/** A list of at most `maxItems` strings of at most `itemMaxLength` characters each (`what` names the items). */
+function checkStrings(value: Json, field: string, what: string, bounds: { maxItems: number; itemMaxLength: number }): string[] {
+  if (!Array.isArray(value)) throw new ReportValidationError(field, `must be a list of ${what}, not ${describe(value)}`);
+  if (value.length > bounds.maxItems) throw new ReportValidationError(field, `must list at most ${bounds.maxItems} ${what}`);
+  value.forEach((item, i) => {
+    if (typeof item !== 'string') throw new ReportValidationError(`${field}[${i}]`, `must be a string, not ${describe(item)}`);
+    if (item.length > bounds.itemMaxLength) throw new ReportValidationError(`${field}[${i}]`, `must be at most ${bounds.itemMaxLength} characters`);
   });
-  if (new Set(value).size !== value.length) throw new ReportValidationError(field, IMAGES_UNIQUE_MESSAGE);
   return value as string[];
+}
+
+function checkImages(value: Json): void {
+  const field = 'spec.images';
+  const images = checkStrings(value, field, 'image references', { maxItems: LIMITS.maxImages, itemMaxLength: LIMITS.imageMaxLength });
+  if (images.length === 0) throw new ReportValidationError(field, IMAGES_EMPTY_MESSAGE);
+  images.forEach((image, i) => {
+    if (!isImageReference(image)) throw new ReportValidationError(`${field}[${i}]`, IMAGE_FORMAT_MESSAGE);
+  });
+  if (new Set(images).size !== images.length) throw new ReportValidationError(field, IMAGES_UNIQUE_MESSAGE);
+}
+
+function checkImageStreams(value: Json): void {
+  const field = 'spec.imageStreams';
+  const tags = checkStrings(value, field, 'image stream tags', { maxItems: LIMITS.maxImageStreams, itemMaxLength: LIMITS.imageStreamMaxLength });
+  tags.forEach((tag, i) => {
+    if (!isImageStreamTag(tag)) throw new ReportValidationError(`${field}[${i}]`, IMAGE_STREAM_FORMAT_MESSAGE);
+  });
+  if (new Set(tags).size !== tags.length) throw new ReportValidationError(field, IMAGE_STREAMS_UNIQUE_MESSAGE);
+}
+
+function checkCommand(value: Json): void {
+  const field = 'spec.command';
+  const command = checkStrings(value, field, 'strings', LIMITS.command);
+  if (command.length === 0) throw new ReportValidationError(field, COMMAND_EMPTY_MESSAGE);
+  if (command[0] === '') throw new ReportValidationError(field, COMMAND_PROGRAM_MESSAGE);
+}
+
+function checkSinceTime(value: Json): void {
+  const field = 'spec.sinceTime';
+  if (typeof value !== 'string') throw new ReportValidationError(field, `must be a string, not ${describe(value)}`);
+  if (value.length > LIMITS.sinceTimeMaxLength) throw new ReportValidationError(field, `must be at most ${LIMITS.sinceTimeMaxLength} characters`);
+  if (!RFC3339_RE.test(value)) throw new ReportValidationError(field, SINCE_TIME_FORMAT_MESSAGE);
+}
+
+function checkNodeName(value: Json): void {
+  const field = 'spec.nodeName';
+  if (typeof value !== 'string') throw new ReportValidationError(field, `must be a string, not ${describe(value)}`);
+  if (!isDnsSubdomain(value)) throw new ReportValidationError(field, NODE_NAME_FORMAT_MESSAGE);
+}
+
+function checkNodeSelector(value: Json): void {
+  const field = 'spec.nodeSelector';
+  if (!isObject(value)) throw new ReportValidationError(field, `must be a map of node label keys to values, not ${describe(value)}`);
+  const entries = Object.entries(value);
+  if (entries.length > LIMITS.nodeSelector.maxEntries) throw new ReportValidationError(field, `must have at most ${LIMITS.nodeSelector.maxEntries} labels`);
+  for (const [key, label] of entries) {
+    if (!isLabelKey(key)) throw new ReportValidationError(field, LABEL_KEY_FORMAT_MESSAGE);
+    if (typeof label !== 'string') throw new ReportValidationError(`${field}[${key}]`, `must be a string, not ${describe(label)}`);
+    if (!isLabelValue(label)) throw new ReportValidationError(`${field}[${key}]`, LABEL_VALUE_FORMAT_MESSAGE);
+  }
 }
 
 function checkStorage(value: Json): MustGatherReportSpec['storage'] {
@@ -219,18 +335,24 @@ function checkVolumePercentage(value: Json): number {
 /** Checks a spec as the CRD would and returns it typed; throws `ReportValidationError` naming the first bad field. */
 export function validateSpec(spec: Json): MustGatherReportSpec {
   if (!isObject(spec)) throw new ReportValidationError('spec', spec === undefined ? 'required' : `must be an object, not ${describe(spec)}`);
-  rejectUnknown(spec, 'spec', ['images', 'deleteAfter', 'timeout', 'since', 'storage', 'volumePercentage']);
-  checkImages(spec.images);
+  rejectUnknown(spec, 'spec', SPEC_FIELDS);
+  if (spec.images !== undefined) checkImages(spec.images);
+  if (spec.allImages !== undefined && typeof spec.allImages !== 'boolean') {
+    throw new ReportValidationError('spec.allImages', `must be true or false, not ${describe(spec.allImages)}`);
+  }
+  if (spec.imageStreams !== undefined) checkImageStreams(spec.imageStreams);
+  if (spec.command !== undefined) checkCommand(spec.command);
   if (spec.deleteAfter !== undefined) checkDuration(spec.deleteAfter, 'spec.deleteAfter', LIMITS.deleteAfter);
   if (spec.timeout !== undefined) checkDuration(spec.timeout, 'spec.timeout', LIMITS.timeout);
   if (spec.since !== undefined) checkDuration(spec.since, 'spec.since', LIMITS.since);
+  if (spec.sinceTime !== undefined) checkSinceTime(spec.sinceTime);
+  if (spec.since !== undefined && spec.sinceTime !== undefined) throw new ReportValidationError('spec', SINCE_EXCLUSIVE_MESSAGE);
+  if (spec.nodeName !== undefined) checkNodeName(spec.nodeName);
+  if (spec.nodeSelector !== undefined) checkNodeSelector(spec.nodeSelector);
   if (spec.storage !== undefined) checkStorage(spec.storage);
   if (spec.volumePercentage !== undefined) checkVolumePercentage(spec.volumePercentage);
   return spec as unknown as MustGatherReportSpec;
 }
-
-const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const NAMESPACE_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /**
  * Checks a whole report object read from a file (apiVersion, kind, metadata.name/namespace, spec).
@@ -246,10 +368,10 @@ export function validateReport(object: Json, defaultNamespace = 'default'): Must
   if (!isObject(metadata)) throw new ReportValidationError('metadata', 'required: a name at least');
   const { name, namespace = defaultNamespace } = metadata;
   if (typeof name !== 'string' || name.length === 0) throw new ReportValidationError('metadata.name', 'required');
-  if (name.length > 253 || !NAME_RE.test(name)) {
+  if (!isDnsSubdomain(name)) {
     throw new ReportValidationError('metadata.name', 'must be a DNS subdomain: lowercase letters, digits, "-" and ".", at most 253 characters');
   }
-  if (typeof namespace !== 'string' || namespace.length > 63 || !NAMESPACE_RE.test(namespace)) {
+  if (typeof namespace !== 'string' || !isDnsLabel(namespace)) {
     throw new ReportValidationError('metadata.namespace', 'must be a DNS label: lowercase letters, digits and "-", at most 63 characters');
   }
   const spec = validateSpec(object.spec);

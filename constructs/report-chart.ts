@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
 import { GatherAccess } from './gather-access.js';
-import { DEFAULT_IMAGES, type OperatorImages } from './operator-config.js';
+import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from './operator-config.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
 import { ProxyAccess } from './proxy-access.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
@@ -29,15 +29,29 @@ export interface ReportChartProps extends ChartProps {
    */
   readonly platform?: Platform;
   /**
-   * oauth-proxy's cookie secret (base64 of 32 random bytes), OpenShift profile (required there). Random by nature, so
-   * an input: the reconciler generates it once and passes the live value back, keeping the chart a pure function of
-   * its props.
+   * The must-gather images to run, in order, as the operator resolved them (the report's `images`, or the default
+   * image, plus what `allImages` and `imageStreams` add). At least one.
+   * @default gatherImages(report.spec): spec.images, or [DEFAULT_GATHER_IMAGE]
+   */
+  readonly gatherImages?: readonly string[];
+  /**
+   * Whether to render the {@link runtimeObjects}, whose content only the operator may make at runtime. `omit` leaves
+   * them out, so an offline render (`mustgather synth`, `cdk8s synth`) is the same bytes every time and holds no
+   * placeholder anyone could apply; {@link cookieSecret} and {@link servingCertificate} are then not needed.
+   * @default 'render'
+   */
+  readonly runtimeObjects?: 'render' | 'omit';
+  /**
+   * oauth-proxy's cookie secret (base64 of 32 random bytes), OpenShift profile (required there unless
+   * {@link runtimeObjects} is `omit`). Random by nature, so an input: the reconciler generates it once and passes the
+   * live value back, keeping the chart a pure function of its props.
    * @default - none
    */
   readonly cookieSecret?: string;
   /**
-   * The file server's serving certificate, Kubernetes profile (required there; OpenShift's service CA issues its own).
-   * Random by nature like the cookie secret: the reconciler issues it once and passes the live one back.
+   * The file server's serving certificate, Kubernetes profile (required there unless {@link runtimeObjects} is `omit`;
+   * OpenShift's service CA issues its own). Random by nature like the cookie secret: the reconciler issues it once and
+   * passes the live one back.
    * @default - none
    */
   readonly servingCertificate?: CertificateAndKey;
@@ -69,6 +83,23 @@ export interface ReportChartProps extends ChartProps {
   readonly gathering?: boolean;
 }
 
+/** An object whose content only the operator may make, when it creates the report: random, or a private key. */
+export interface RuntimeObject {
+  readonly kind: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** What it holds, and why only the operator makes it. */
+  readonly reason: string;
+}
+
+/** The report's {@link RuntimeObject}s on a platform: what `runtimeObjects: 'omit'` leaves out. */
+export function runtimeObjects(report: MustGatherReport, platform: Platform = 'openshift'): RuntimeObject[] {
+  const names = reportObjectNames(report.metadata);
+  return platform === 'openshift'
+    ? [{ kind: 'Secret', namespace: names.namespace, name: names.proxyCookieSecret, reason: 'oauth-proxy\'s session cookie secret, random per report' }]
+    : [{ kind: 'Secret', namespace: names.namespace, name: names.servingCertSecret, reason: 'the file server\'s private key and certificate, issued by the operator\'s CA' }];
+}
+
 /** The pod's own labels on top of the report's: the Service and NetworkPolicy select the pod by them. */
 function podLabels(report: MustGatherReport): Record<string, string> {
   return { [LABELS.reportUid]: report.metadata.uid ?? '', [LABELS.component]: 'report-server' };
@@ -94,9 +125,12 @@ export class ReportChart extends Chart {
     const namespace = names.namespace;
     const selector = podLabels(report);
     const openshift = (props.platform ?? 'openshift') === 'openshift';
+    const render = (props.runtimeObjects ?? 'render') === 'render';
     const subject = `MustGatherReport/${identity.namespace}/${identity.name}`;
-    if (openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
-    if (!openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
+    if (render && openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
+    if (render && !openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
+    const images = props.gatherImages ?? gatherImages(report.spec);
+    if (images.length === 0) throw new Error(`${subject}: no must-gather image to run`);
 
     new ReportNamespace(this, 'Namespace', { name: namespace });
     new GatherAccess(this, 'GatherAccess', {
@@ -125,6 +159,8 @@ export class ReportChart extends Chart {
       name: names.main,
       labels: selector,
       spec,
+      gatherImages: images,
+      ...(spec.command ? { gatherCommand: spec.command } : {}),
       reportRef: `${identity.namespace}/${identity.name}`,
       reportUid: identity.uid ?? '',
       platform: openshift ? 'openshift' : 'kubernetes',
@@ -153,11 +189,11 @@ export class ReportChart extends Chart {
         serviceAccount: server.serviceAccount,
         routeName: names.main,
         cookieSecretName: names.proxyCookieSecret,
-        cookieSecret: props.cookieSecret!,
+        ...(render ? { cookieSecret: props.cookieSecret! } : {}),
       });
       new ReportRoute(this, 'Route', { namespace, name: names.main, serviceName: names.main, servicePort: SERVICE_PORT_NAME });
     } else {
-      new ServingCert(this, 'ServingCert', { namespace, name: names.servingCertSecret, certificate: props.servingCertificate! });
+      if (render) new ServingCert(this, 'ServingCert', { namespace, name: names.servingCertSecret, certificate: props.servingCertificate! });
       if (props.ingress) {
         new ReportIngress(this, 'Ingress', {
           namespace,

@@ -18,6 +18,8 @@ export interface ReportPodProps {
   readonly labels: Record<string, string>;
   /** The report's spec, defaults resolved. */
   readonly spec: ResolvedSpec;
+  /** The must-gather images to run, in order (one gather container each). */
+  readonly gatherImages: readonly string[];
   /** `namespace/name` of the report: the file server records downloads on it and shows it on its index page. */
   readonly reportRef: string;
   /** uid of the report (the involvedObject of the file server's Events). */
@@ -99,7 +101,7 @@ export class ReportPod extends Construct {
   constructor(scope: Construct, id: string, props: ReportPodProps) {
     super(scope, id);
     const { spec } = props;
-    const gathers = spec.images.map((image, i) => this.gatherContainer(props, image, i + 1));
+    const gathers = props.gatherImages.map((image, i) => this.gatherContainer(props, image, i + 1));
     const openshift = props.platform === 'openshift';
     this.pod = new k8s.KubePod(this, 'Resource', {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
@@ -113,10 +115,17 @@ export class ReportPod extends Construct {
         enableServiceLinks: false,
         priorityClassName: 'system-cluster-critical',
         terminationGracePeriodSeconds: 30,
-        nodeSelector: { 'kubernetes.io/os': 'linux' },
+        nodeSelector: { 'kubernetes.io/os': 'linux', ...spec.nodeSelector },
         tolerations: [{ operator: 'Exists' }],
         affinity: {
           nodeAffinity: {
+            // spec.nodeName as a scheduling constraint, as the DaemonSet controller does: a pod bound to a node by
+            // nodeName skips the scheduler, and a WaitForFirstConsumer volume then never binds.
+            ...(spec.nodeName !== undefined ? {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [spec.nodeName] }] }],
+              },
+            } : {}),
             preferredDuringSchedulingIgnoredDuringExecution: [{
               weight: 100,
               preference: { matchExpressions: [{ key: 'node-role.kubernetes.io/control-plane', operator: 'Exists' }] },
@@ -160,6 +169,7 @@ export class ReportPod extends Construct {
       { name: 'MUST_GATHER_TIMEOUT_SECONDS', value: String(durationSeconds(spec.timeout)) },
       { name: 'MUST_GATHER_VOLUME_PERCENTAGE', value: String(spec.volumePercentage) },
       ...(spec.since !== undefined ? [{ name: 'MUST_GATHER_SINCE', value: spec.since }] : []),
+      ...(spec.sinceTime !== undefined ? [{ name: 'MUST_GATHER_SINCE_TIME', value: spec.sinceTime }] : []),
       { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
     ];

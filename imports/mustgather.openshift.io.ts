@@ -69,7 +69,7 @@ export interface MustGatherReportProps {
   readonly metadata?: ApiObjectMetadata;
 
   /**
-   * What to gather and how long to keep it. Immutable: to change a report, delete it and create a new one.
+   * What to gather and how long to keep it. Immutable but deleteAfter: to change anything else, delete the report and create a new one.
    *
    * @schema MustGatherReport#spec
    */
@@ -92,31 +92,73 @@ export function toJson_MustGatherReportProps(obj: MustGatherReportProps | undefi
 /* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
 
 /**
- * What to gather and how long to keep it. Immutable: to change a report, delete it and create a new one.
+ * What to gather and how long to keep it. Immutable but deleteAfter: to change anything else, delete the report and create a new one.
  *
  * @schema MustGatherReportSpec
  */
 export interface MustGatherReportSpec {
   /**
-   * How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, 1m to 720h.
+   * Also gather with every image named by an operators.openshift.io/must-gather-image annotation on the cluster's operators (like oc adm must-gather --all-images).
+   *
+   * @schema MustGatherReportSpec#allImages
+   */
+  readonly allImages?: boolean;
+
+  /**
+   * The gather command and its arguments, run in every image instead of /usr/bin/gather (like oc adm must-gather -- COMMAND). At most 32 strings of at most 4096 characters; the first is the program.
+   *
+   * @schema MustGatherReportSpec#command
+   */
+  readonly command?: string[];
+
+  /**
+   * How long a finished report (Ready, or ended for good) is kept before the report and everything it created are deleted. Go duration, 1m to 720h. The one field that may change after creation.
    *
    * @schema MustGatherReportSpec#deleteAfter
    */
   readonly deleteAfter?: string;
 
   /**
-   * Must-gather images, run one after the other in this order, each with its /usr/bin/gather. At least 1, at most 16, each once.
+   * Image stream tags, namespace/name:tag, whose images also gather (like oc adm must-gather --image-stream). At most 16, each once.
+   *
+   * @schema MustGatherReportSpec#imageStreams
+   */
+  readonly imageStreams?: string[];
+
+  /**
+   * Must-gather images, run one after the other in this order. At most 16, each once. Omitted: the default must-gather image, quay.io/openshift/origin-must-gather:4.20; an empty list is refused.
    *
    * @schema MustGatherReportSpec#images
    */
-  readonly images: string[];
+  readonly images?: string[];
 
   /**
-   * Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Unset: the scripts' own default.
+   * The node the report pod (gathers and file server) runs on. It is still scheduled, so its volume binds on that node. With nodeSelector, both must hold.
+   *
+   * @schema MustGatherReportSpec#nodeName
+   */
+  readonly nodeName?: string;
+
+  /**
+   * Node labels (key: value) the report pod's node must have, like a pod's nodeSelector. At most 16. With nodeName, both must hold.
+   *
+   * @schema MustGatherReportSpec#nodeSelector
+   */
+  readonly nodeSelector?: { [key: string]: string };
+
+  /**
+   * Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Not with sinceTime. Unset: the scripts' own default.
    *
    * @schema MustGatherReportSpec#since
    */
   readonly since?: string;
+
+  /**
+   * Only collect logs after this time, RFC 3339 with a time zone (2025-01-31T08:00:00Z); passed to the gather scripts as MUST_GATHER_SINCE_TIME. Not with since.
+   *
+   * @schema MustGatherReportSpec#sinceTime
+   */
+  readonly sinceTime?: string;
 
   /**
    * The volume the data is gathered into and served from (one ReadWriteOnce PersistentVolumeClaim).
@@ -147,9 +189,15 @@ export interface MustGatherReportSpec {
 export function toJson_MustGatherReportSpec(obj: MustGatherReportSpec | undefined): Record<string, any> | undefined {
   if (obj === undefined) { return undefined; }
   const result = {
+    'allImages': obj.allImages,
+    'command': obj.command?.map(y => y),
     'deleteAfter': obj.deleteAfter,
+    'imageStreams': obj.imageStreams?.map(y => y),
     'images': obj.images?.map(y => y),
+    'nodeName': obj.nodeName,
+    'nodeSelector': ((obj.nodeSelector) === undefined) ? undefined : (Object.entries(obj.nodeSelector).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
     'since': obj.since,
+    'sinceTime': obj.sinceTime,
     'storage': toJson_MustGatherReportSpecStorage(obj.storage),
     'timeout': obj.timeout,
     'volumePercentage': obj.volumePercentage,

@@ -10,7 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
-import { DEFAULT_IMAGES, type OperatorImages } from '../constructs/operator-config.js';
+import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from '../constructs/operator-config.js';
 import { type MustGatherReport, ReportValidationError, validateSpec } from '../constructs/report-api.js';
 import { isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
@@ -361,9 +361,9 @@ export class Reconciler {
       await events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
     }
     for (const gather of result.status.gathers ?? []) {
-      if (gather.state === 'Running') await events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${report.spec.images.length}).`);
+      if (gather.state === 'Running') await events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}).`);
       if (gather.state === 'Failed' || gather.state === 'TimedOut' || gather.state === 'VolumeFull') {
-        await events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${report.spec.images.length}): ${gather.message ?? gather.state}`);
+        await events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}): ${gather.message ?? gather.state}`);
       }
     }
     if (changes.some((c) => c.action === 'deleted' && c.ref.kind === 'ClusterRoleBinding')) {

@@ -2,6 +2,7 @@
  * A report's status as a pure function of what the operator observed: the report, its pod, route (OpenShift) or
  * fixed URL (Kubernetes), volume claim, and the time. No I/O here: every state a pod can be in is an easy test.
  */
+import { gatherImages } from '../constructs/operator-config.js';
 import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
 import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
@@ -114,7 +115,7 @@ function describeImage(images: readonly string[], index: number): string {
 
 /** Per-image state from the gather containers' statuses and termination messages. */
 export function gatherStatuses(report: MustGatherReport, pod: PodView | undefined): GatherStatus[] {
-  const images = report.spec.images;
+  const images = gatherImages(report.spec);
   return images.map((image, i) => {
     const index = i + 1;
     const status = byName(pod?.status?.initContainerStatuses, CONTAINERS.gather(index));
@@ -203,7 +204,7 @@ function applyFailed(applyError: string): Readiness {
 
 function readiness(observed: Observed, gathers: GatherStatus[], url: string | undefined): Readiness {
   const { report, pod, claim } = observed;
-  const images = report.spec.images;
+  const images = gatherImages(report.spec);
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec, terminal: true };
   // Terminal is final: StartTimedOut came from the clock, and a pod that starts after it has no binding left to gather with.
   const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
@@ -370,7 +371,7 @@ export function computeStatus(observed: Observed): StatusResult {
   return {
     status, finished,
     // A report that ended for good gathers no more, even with a gather container still waiting for its image.
-    gatheringOver: finished || isGatheringOver(pod, report.spec.images.length),
+    gatheringOver: finished || isGatheringOver(pod, gatherImages(report.spec).length),
     ...(expiresAt ? { expiresAt } : {}), ...(startDeadline ? { startDeadline } : {}),
   };
 }

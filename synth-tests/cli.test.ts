@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,26 @@ describe('mustgather synth', () => {
     expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['file-server', 'oauth-proxy']);
   });
 
+  it.each(['openshift', 'kubernetes'])('prints the same bytes every time, leaving out and naming what only the operator may make (%s)', (platform) => {
+    const first = mustgather(['synth', '-f', 'examples/report.yaml', '--platform', platform]);
+    const second = mustgather(['synth', '-f', 'examples/report.yaml', '--platform', platform]);
+    expect(first.code, first.stderr).toBe(0);
+    expect(second.stdout).toBe(first.stdout);
+    const documents = parseAllDocuments(first.stdout);
+    expect(documents.flatMap((d: any) => d.errors)).toEqual([]);
+    const objects = documents.map((d: any) => d.toJS());
+    expect(objects.every((o) => typeof o.kind === 'string')).toBe(true);
+    const omitted = platform === 'openshift' ? 'must-gather-proxy-cookie' : 'must-gather-tls';
+    expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual(['must-gather-admin-token']);
+    expect(first.stdout).not.toMatch(/session_secret:|tls\.key:|PRIVATE KEY/);
+    const comment = first.stdout.split('\n').filter((line) => line.startsWith('#'));
+    expect(comment[0]).toMatch(/^# Left out: made by the operator/);
+    expect(comment.some((line) => line.startsWith(`#   Secret must-gather-default-example-`) && line.includes(`/${omitted}: `))).toBe(true);
+    // The pod still refers to the omitted Secret: it is left out, not renamed.
+    const pod = objects.find((o) => o.kind === 'Pod');
+    expect(pod.spec.volumes.map((v: any) => v.secret?.secretName)).toContain(omitted);
+  });
+
   it('reads the report from standard input and writes files with -o', () => {
     const dir = mkdtempSync(join(tmpdir(), 'synth-'));
     try {
@@ -43,7 +63,8 @@ describe('mustgather synth', () => {
   it.each([
     ['unknown field', '{images: [quay.io/a], imagez: []}', 'spec.imagez: unknown field'],
     ['wrong type', '{images: [quay.io/a], volumePercentage: "high"}', 'spec.volumePercentage: must be a whole number'],
-    ['missing images', '{deleteAfter: 1h}', 'spec.images: required'],
+    ['an empty images list', '{images: []}', 'spec.images: must not be an empty list'],
+    ['since and sinceTime', '{since: 1h, sinceTime: "2025-01-31T08:00:00Z"}', 'spec: since and sinceTime are mutually exclusive'],
     ['bad duration', '{images: [quay.io/a], deleteAfter: soon}', 'spec.deleteAfter: must be a duration'],
     ['broken YAML', '{images: [quay.io/a}', 'invalid YAML'],
   ])('rejects a report with a %s in one line, exit code 2', (_, spec, message) => {
@@ -77,12 +98,23 @@ describe('npx cdk8s synth', () => {
   it('renders every example report and the install chart through cdk8s.yaml', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cdk8s-'));
     try {
-      const result = spawnSync('npx', ['cdk8s', 'synth', '--output', dir], { encoding: 'utf8' });
-      expect(result.status, result.stderr).toBe(0);
-      const files = readdirSync(dir).sort();
+      const synth = (out: string) => {
+        const result = spawnSync('npx', ['cdk8s', 'synth', '--output', out], { encoding: 'utf8' });
+        expect(result.status, result.stderr).toBe(0);
+        return result;
+      };
+      const { stderr } = synth(join(dir, 'a'));
+      synth(join(dir, 'b'));
+      const files = readdirSync(join(dir, 'a')).sort();
       expect(files).toEqual(['install.k8s.yaml', 'report-local-report.k8s.yaml', 'report-report.k8s.yaml']);
+      for (const file of files) {
+        const content = readFileSync(join(dir, 'a', file), 'utf8');
+        expect(readFileSync(join(dir, 'b', file), 'utf8'), `${file} differs between two runs`).toBe(content);
+        expect(content, file).not.toContain('session_secret:');
+      }
+      expect(stderr).toMatch(/report\.yaml: left out Secret must-gather-default-example-\w+\/must-gather-proxy-cookie/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 120_000);
 });

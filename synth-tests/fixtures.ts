@@ -34,12 +34,19 @@ export const REPORTS: Record<string, MustGatherReport> = {
   }, { name: 'odd.names-0', namespace: 'a' }),
   everyOption: report({
     images: ['quay.io/openshift/origin-must-gather:4.20', 'quay.io/kubevirt/must-gather:v1.5.0'],
+    allImages: true,
+    imageStreams: ['openshift/must-gather:latest'],
+    command: ['/usr/bin/gather_audit_logs', '--verbose'],
     deleteAfter: '2h',
     timeout: '1h30m',
     since: '30m',
+    nodeName: 'master-0.example.com',
+    nodeSelector: { 'node-role.kubernetes.io/master': '', 'topology.kubernetes.io/zone': 'eu-west-1a' },
     storage: { size: '50Gi', storageClassName: 'fast-ssd' },
     volumePercentage: 85,
   }),
+  /** No images: the default must-gather image; sinceTime, which excludes since. */
+  defaultImage: report({ sinceTime: '2025-01-31T08:00:00Z' }),
   noUid: report({ images: ['quay.io/openshift/origin-must-gather'] }, { uid: undefined }),
 };
 

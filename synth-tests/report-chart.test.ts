@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
+import { runtimeObjects } from '../constructs/report-chart.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { reportObjectNames } from '../constructs/report-identity.js';
 import { COOKIE_SECRET, PROFILES, report, REPORTS } from './fixtures.js';
@@ -69,5 +71,42 @@ describe('ReportChart contents', () => {
     const a = renderReport(report({ images: ['x'] }, { uid: 'a' }), { cookieSecret: COOKIE_SECRET })[0]!;
     const b = renderReport(report({ images: ['x'] }, { uid: 'b' }), { cookieSecret: COOKIE_SECRET })[0]!;
     expect(a.metadata.name).not.toEqual(b.metadata.name);
+  });
+
+  const podOf = (m: Manifest[]) => m.find((x) => x.kind === 'Pod') as Manifest & { spec: any };
+  const gatherImagesOf = (m: Manifest[]) => podOf(m).spec.initContainers.filter((c: any) => c.name.startsWith('gather-')).map((c: any) => c.image);
+
+  it('gathers with the default image when the report lists none, and with the images it is given', () => {
+    expect(gatherImagesOf(renderReport(REPORTS.defaultImage!, PROFILES.openshift))).toEqual([DEFAULT_GATHER_IMAGE]);
+    expect(DEFAULT_GATHER_IMAGE).toMatch(/:[0-9][\w.-]*$/);
+    const resolved = ['quay.io/a/b:v1', 'quay.io/c/d@sha256:0123456789abcdef0123456789abcdef'];
+    expect(gatherImagesOf(renderReport(REPORTS.twoImages!, { ...PROFILES.openshift, gatherImages: resolved }))).toEqual(resolved);
+    expect(() => renderReport(REPORTS.minimal!, { ...PROFILES.openshift, gatherImages: [] })).toThrow('MustGatherReport/support/example: no must-gather image to run');
+  });
+
+  it('renders the new gather options into the pod', () => {
+    const pod = podOf(renderReport(REPORTS.everyOption!, PROFILES.openshift));
+    const gather = pod.spec.initContainers[0];
+    expect(gather.args).toEqual(['/usr/bin/gather_audit_logs', '--verbose']);
+    expect(pod.spec.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', 'node-role.kubernetes.io/master': '', 'topology.kubernetes.io/zone': 'eu-west-1a' });
+    // Scheduled onto the node, never bound to it: a WaitForFirstConsumer volume binds only through the scheduler.
+    expect(pod.spec.nodeName).toBeUndefined();
+    expect(pod.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms)
+      .toEqual([{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['master-0.example.com'] }] }]);
+    const since = podOf(renderReport(REPORTS.defaultImage!, PROFILES.openshift)).spec.initContainers[0].env;
+    expect(since).toContainEqual({ name: 'MUST_GATHER_SINCE_TIME', value: '2025-01-31T08:00:00Z' });
+    expect(since.map((e: any) => e.name)).not.toContain('MUST_GATHER_SINCE');
+    expect(podOf(manifests).spec.initContainers[0].args).toEqual(['/usr/bin/gather']);
+    expect(podOf(manifests).spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution).toBeUndefined();
+  });
+
+  it.each(['openshift', 'kubernetes'] as const)('leaves out exactly the runtime objects with runtimeObjects: omit (%s)', (platform) => {
+    const key = (m: { kind: string; metadata?: { namespace?: string; name: string }; namespace?: string; name?: string }) =>
+      'metadata' in m && m.metadata ? `${m.kind} ${m.metadata.namespace}/${m.metadata.name}` : `${m.kind} ${m.namespace}/${m.name}`;
+    const full = renderReport(REPORTS.twoImages!, PROFILES[platform]).map(key);
+    const offline = renderReport(REPORTS.twoImages!, { platform, runtimeObjects: 'omit' }).map(key);
+    expect(full.filter((k) => !offline.includes(k))).toEqual(runtimeObjects(REPORTS.twoImages!, platform).map(key));
+    expect(offline.every((k) => full.includes(k))).toBe(true);
+    expect(renderReport(REPORTS.twoImages!, { platform, runtimeObjects: 'omit' }).map(key)).toEqual(offline);
   });
 });

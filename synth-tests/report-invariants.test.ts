@@ -3,6 +3,7 @@
  * references, every option. Each would catch a real regression (a lost gather, a leaked privilege, a broken port).
  */
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
 import { LABELS, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { formatDownloadAccess, PATHS, PORTS } from '../constructs/pod-contract.js';
@@ -25,11 +26,12 @@ describe.each(CASES)('report chart for %s', (_, input, profile) => {
   const allContainers: Any[] = [...pod.spec.initContainers, ...pod.spec.containers];
   const gathers: Any[] = pod.spec.initContainers.filter((c: Any) => c.name.startsWith('gather-'));
 
-  it('runs one gather per image, in order, then compresses after every gather', () => {
-    expect(gathers.map((c) => c.image)).toEqual(input.spec.images);
-    expect(gathers.map((c) => c.name)).toEqual(input.spec.images.map((_, i) => `gather-${i + 1}`));
+  it('runs one gather per image (the default image when none is listed), in order, then compresses after every gather', () => {
+    const images = input.spec.images ?? [DEFAULT_GATHER_IMAGE];
+    expect(gathers.map((c) => c.image)).toEqual(images);
+    expect(gathers.map((c) => c.name)).toEqual(images.map((_, i) => `gather-${i + 1}`));
     expect(pod.spec.initContainers.at(-1).name).toBe('archive');
-    expect(pod.spec.initContainers).toHaveLength(input.spec.images.length + 1);
+    expect(pod.spec.initContainers).toHaveLength(images.length + 1);
     expect(pod.spec.restartPolicy).toBe('Never');
   });
 

@@ -3,24 +3,33 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { imagesFromEnv } from '../../constructs/operator-config.js';
 import { type Platform, PLATFORMS } from '../../constructs/pod-contract.js';
-import { reportObjectNames, serviceHostnames } from '../../constructs/report-identity.js';
-import { createServingCa, issueServingCertificate } from '../../reconciler/serving-ca.js';
 import { ReportValidationError, validateReport } from '../../constructs/report-api.js';
+import { type RuntimeObject, runtimeObjects } from '../../constructs/report-chart.js';
 import { type Manifest, renderReport } from '../../constructs/render.js';
 import { parseDocuments, readText } from '../read-input.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather synth [-f FILE|-] [-o DIR] [-n NAMESPACE]
 
-Prints the manifests a MustGatherReport would create, as multi-document YAML, without a cluster.
+Prints the manifests a MustGatherReport would create, as multi-document YAML, without a cluster: the same bytes
+for the same report every time. Objects only the operator may make when it creates the report (oauth-proxy's
+random cookie secret; on kubernetes the file server's private key and certificate) are left out, and a comment
+names them.
   -f, --filename FILE   the report (YAML or JSON); "-" or omitted: standard input
   -o, --output DIR      write one file per object into DIR instead of printing
   -n, --namespace NS    namespace of a report that names none (default "default")
-      --platform P      ${PLATFORMS.join(' or ')} (default openshift); kubernetes renders a throwaway serving
-                        certificate from a throwaway CA where the operator would issue one from its own
-      --cookie-secret S oauth-proxy cookie secret to render (default: random, as the operator does)
+      --platform P      ${PLATFORMS.join(' or ')} (default openshift)
 Images: OPERATOR_IMAGE and OAUTH_PROXY_IMAGE override the defaults.
 An invalid report is reported in one line naming the field; exit code 2.`;
+
+/** YAML comment lines naming what was left out, and why. */
+function omittedComment(omitted: readonly RuntimeObject[]): string {
+  return [
+    '# Left out: made by the operator when it creates the report, never by hand (applying these manifests alone gives',
+    '# a pod that waits for them):',
+    ...omitted.map((o) => `#   ${o.kind} ${o.namespace}/${o.name}: ${o.reason}`),
+  ].map((line) => `${line}\n`).join('');
+}
 
 /** File name for one manifest in `-o DIR`: ordered as rendered, readable. */
 function fileName(manifest: Manifest, index: number): string {
@@ -33,7 +42,6 @@ export async function run(args: string[]): Promise<number> {
     filename: { type: 'string', short: 'f', default: '-' },
     output: { type: 'string', short: 'o' },
     namespace: { type: 'string', short: 'n', default: 'default' },
-    'cookie-secret': { type: 'string' },
     platform: { type: 'string', default: 'openshift' },
   }, HELP);
   if (!parsed) return 0;
@@ -43,29 +51,28 @@ export async function run(args: string[]): Promise<number> {
   if (documents.length === 0) throw new UsageError(`${source === '-' ? 'standard input' : source}: no report found`);
   if (!(PLATFORMS as readonly string[]).includes(values.platform)) throw new UsageError(`--platform: "${values.platform}" is not one of ${PLATFORMS.join(', ')}`);
   const platform = values.platform as Platform;
-  const ca = platform === 'kubernetes' ? await createServingCa() : undefined;
-  const manifests = (await Promise.all(documents.map(async (document, i) => {
+  const rendered = documents.map((document, i) => {
     try {
       const report = validateReport(document, values.namespace);
-      const servingCertificate = ca ? await issueServingCertificate(ca, serviceHostnames(reportObjectNames(report.metadata))) : undefined;
-      return renderReport(report, {
-        platform, images: imagesFromEnv(),
-        ...(values['cookie-secret'] ? { cookieSecret: values['cookie-secret'] } : {}),
-        ...(servingCertificate ? { servingCertificate } : {}),
-      });
+      return {
+        manifests: renderReport(report, { platform, images: imagesFromEnv(), runtimeObjects: 'omit' }),
+        omitted: runtimeObjects(report, platform),
+      };
     } catch (err) {
       if (err instanceof ReportValidationError) {
         throw new UsageError(`invalid report${documents.length > 1 ? ` (document ${i + 1})` : ''}: ${err.message}`);
       }
       throw err;
     }
-  }))).flat();
+  });
   if (values.output) {
+    const manifests = rendered.flatMap((r) => r.manifests);
     mkdirSync(values.output, { recursive: true });
     manifests.forEach((manifest, i) => writeFileSync(join(values.output!, fileName(manifest, i + 1)), stringify(manifest)));
-    console.error(`wrote ${manifests.length} manifests to ${values.output}`);
+    process.stderr.write(`wrote ${manifests.length} manifests to ${values.output}\n${omittedComment(rendered.flatMap((r) => r.omitted))}`);
   } else {
-    process.stdout.write(manifests.map((manifest) => stringify(manifest)).join('---\n'));
+    // Each report's documents, the first led by the comment naming what that report's render left out.
+    process.stdout.write(rendered.map((r) => omittedComment(r.omitted) + r.manifests.map((m) => stringify(m)).join('---\n')).join('---\n'));
   }
   return 0;
 }

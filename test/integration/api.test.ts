@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { ensureBinaries } from '../../controlplane/index.js';
+import { REPORT_SCHEMA } from '../../constructs/crd.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from '../../constructs/report-api.js';
 import { renderInstall, renderReport } from '../../constructs/render.js';
 import { stages } from '../../reconciler/apply.js';
@@ -43,7 +44,30 @@ describe('the MustGatherReport CRD on a real API server', () => {
   it('accepts a valid report and fills in the defaults', async () => {
     const { created, error } = await create(admin, 'valid', { images: ok });
     expect(error).toBeUndefined();
-    expect(created!.spec).toEqual({ images: ok, deleteAfter: '30m', timeout: '10m', storage: { size: '10Gi' }, volumePercentage: 70 });
+    expect(created!.spec).toEqual({ images: ok, allImages: false, deleteAfter: '30m', timeout: '10m', storage: { size: '10Gi' }, volumePercentage: 70 });
+  });
+
+  it('accepts a report without images, leaving them to the operator', async () => {
+    const { created, error } = await create(admin, 'no-images', {});
+    expect(error?.message).toBeUndefined();
+    expect(created!.spec).toEqual({ allImages: false, deleteAfter: '30m', timeout: '10m', storage: { size: '10Gi' }, volumePercentage: 70 });
+  });
+
+  it('accepts every new field at its bounds', async () => {
+    const spec = {
+      allImages: true,
+      imageStreams: [...Array.from({ length: 15 }, (_, i) => `openshift/must-gather-${i}:v4.20`), `n/${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}:${'t'.repeat(128)}`],
+      command: ['/bin/bash', '-c', 'x'.repeat(4096), ...Array.from({ length: 29 }, () => '')],
+      sinceTime: '2025-01-31T08:00:00.123456789+05:30',
+      nodeName: `${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(61)}`,
+      nodeSelector: {
+        ...Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`example.com/k${i}`, ''])),
+        [`${'p'.repeat(63)}.${'q'.repeat(63)}.${'r'.repeat(63)}.${'s'.repeat(61)}/${'n'.repeat(63)}`]: 'v'.repeat(63),
+      },
+    };
+    const { created, error } = await create(admin, 'new-fields', spec);
+    expect(error?.message).toBeUndefined();
+    expect(created!.spec).toMatchObject(spec);
   });
 
   it('accepts odd but valid image references and durations', async () => {
@@ -56,8 +80,7 @@ describe('the MustGatherReport CRD on a real API server', () => {
   });
 
   it.each([
-    ['no images', { images: [] }, 'spec.images: Invalid value: 0: spec.images in body should have at least 1 items'],
-    ['missing images', {}, 'spec.images: Required value'],
+    ['an empty images list', { images: [] }, 'spec.images: Invalid value: must not be an empty list: omit images to gather with the default must-gather image'],
     ['an empty image', { images: [''] }, 'spec.images[0]: Invalid value: "": spec.images[0] in body should be at least 1 chars long'],
     ['a malformed image', { images: ['Quay.io/UPPER/x y'] }, 'spec.images[0]: Invalid value: "Quay.io/UPPER/x y": must be an image reference such as quay.io/org/must-gather:tag'],
     ['too many images', { images: Array.from({ length: 17 }, (_, i) => `quay.io/i${i}`) }, 'spec.images: Too many: 17: must have at most 16 items'],
@@ -69,6 +92,23 @@ describe('the MustGatherReport CRD on a real API server', () => {
     ['volumePercentage 101', { images: ok, volumePercentage: 101 }, 'spec.volumePercentage: Invalid value: 101: spec.volumePercentage in body should be less than or equal to 100'],
     ['an unknown field', { images: ok, imagez: ['x'] }, 'unknown field "spec.imagez"'],
     ['a bad storage size', { images: ok, storage: { size: 'lots' } }, 'spec.storage.size: Invalid value: "lots": must be a quantity such as 10Gi'],
+    ['allImages "yes"', { allImages: 'yes' }, 'spec.allImages: Invalid value: "string": spec.allImages in body must be of type boolean'],
+    ['an image stream without a tag', { imageStreams: ['openshift/must-gather'] }, 'spec.imageStreams[0]: Invalid value: "openshift/must-gather": must be an image stream tag namespace/name:tag'],
+    ['an image stream with an uppercase name', { imageStreams: ['openshift/Must-Gather:latest'] }, 'spec.imageStreams[0]: Invalid value: "openshift/Must-Gather:latest": must be an image stream tag'],
+    ['an image stream with a 254-character name', { imageStreams: [`openshift/${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}:v1`] }, 'spec.imageStreams[0]: Invalid value: "openshift/aaaa'],
+    ['a repeated image stream', { imageStreams: ['a/b:c', 'a/b:c'] }, 'spec.imageStreams: Invalid value: must not list the same image stream tag twice'],
+    ['too many image streams', { imageStreams: Array.from({ length: 17 }, (_, i) => `ns/is${i}:t`) }, 'spec.imageStreams: Too many: 17: must have at most 16 items'],
+    ['an empty command', { command: [] }, 'spec.command: Invalid value: must not be an empty list: omit command to run /usr/bin/gather'],
+    ['a command without a program', { command: ['', 'x'] }, 'spec.command: Invalid value: the first element is the program to run and must not be empty'],
+    ['a command with too many strings', { command: Array.from({ length: 33 }, () => 'x') }, 'spec.command: Too many: 33: must have at most 32 items'],
+    ['a command with a huge argument', { command: ['/bin/bash', '-c', 'x'.repeat(4097)] }, 'spec.command[2]: Too long: may not be more than 4096 bytes'],
+    ['a sinceTime without a time zone', { sinceTime: '2025-01-31T08:00:00' }, 'spec.sinceTime: Invalid value: "2025-01-31T08:00:00": must be an RFC 3339 timestamp with a time zone'],
+    ['since and sinceTime', { since: '1h', sinceTime: '2025-01-31T08:00:00Z' }, 'spec: Invalid value: since and sinceTime are mutually exclusive: set one of them, not both'],
+    ['a nodeName with uppercase', { nodeName: 'Node-1' }, 'spec.nodeName: Invalid value: "Node-1": must be a node name: a DNS subdomain'],
+    ['a nodeSelector key with a space', { nodeSelector: { 'node role': 'x' } }, 'spec.nodeSelector: Invalid value: keys must be label keys such as kubernetes.io/hostname'],
+    ['a nodeSelector key with a 254-character prefix', { nodeSelector: { [`${'p'.repeat(63)}.${'q'.repeat(63)}.${'r'.repeat(63)}.${'s'.repeat(62)}/n`]: 'x' } }, 'spec.nodeSelector: Invalid value: keys must be label keys'],
+    ['a nodeSelector value with "/"', { nodeSelector: { zone: 'a/b' } }, 'spec.nodeSelector[zone]: Invalid value: "a/b": must be a label value'],
+    ['too many nodeSelector labels', { nodeSelector: Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])) }, 'spec.nodeSelector: Too many: 17: must have at most 16 items'],
   ])('refuses %s, naming the field', async (_, spec, message) => {
     const { created, error } = await create(admin, `bad-${Math.random().toString(36).slice(2, 8)}`, spec);
     expect(created).toBeUndefined();
@@ -76,10 +116,44 @@ describe('the MustGatherReport CRD on a real API server', () => {
     expect(error?.apiMessage).toContain(message);
   });
 
-  it('refuses a spec change after creation', async () => {
-    await create(admin, 'immutable', { images: ok });
-    const change = admin.patch({ kind: KIND, namespace, name: 'immutable' }, { spec: { deleteAfter: '1h' } });
-    await expect(change).rejects.toThrow('spec is immutable: delete the report and create a new one');
+  describe('after creation, only deleteAfter may change', () => {
+    const base = { images: ok, command: ['/usr/bin/gather'], since: '1h', nodeSelector: { zone: 'a' } };
+    /** A merge patch per spec field: a change of a set or defaulted field, a field added, or one removed. */
+    const changes: Record<string, Record<string, unknown>> = {
+      images: { images: ['quay.io/other/must-gather'] },
+      allImages: { allImages: true },
+      imageStreams: { imageStreams: ['openshift/must-gather:latest'] },
+      command: { command: null },
+      timeout: { timeout: '20m' },
+      since: { since: '2h' },
+      sinceTime: { since: null, sinceTime: '2025-01-31T08:00:00Z' },
+      nodeName: { nodeName: 'node-1' },
+      nodeSelector: { nodeSelector: { zone: 'b' } },
+      storage: { storage: { size: '20Gi' } },
+      volumePercentage: { volumePercentage: 50 },
+    };
+    const patch = (name: string, spec: Record<string, unknown>) => admin.patch({ kind: KIND, namespace, name }, { spec });
+
+    it('covers every spec field but deleteAfter, so a new field needs its case here', () => {
+      const fields = Object.keys((REPORT_SCHEMA.properties as Record<string, { properties: object }>).spec.properties);
+      expect(Object.keys(changes).sort()).toEqual(fields.filter((f) => f !== 'deleteAfter').sort());
+    });
+
+    it('lets deleteAfter change', async () => {
+      await create(admin, 'mutable', base);
+      const patched = await patch('mutable', { deleteAfter: '2h' });
+      expect(patched.spec).toMatchObject({ ...base, deleteAfter: '2h' });
+    });
+
+    it.each(Object.entries(changes))('refuses a change of %s, naming it', async (field, change) => {
+      const name = `immutable-${field.toLowerCase()}`;
+      await create(admin, name, base);
+      const refused = await patch(name, change).then(() => undefined, (err: unknown) => err);
+      expect(refused).toBeInstanceOf(KubeApiError);
+      expect((refused as KubeApiError).apiMessage).toContain(`spec.${field}: Forbidden: is immutable (only deleteAfter may change): delete the report and create a new one`);
+      // With deleteAfter in the same patch, still refused: nothing else slips through beside it.
+      await expect(patch(name, { ...change, deleteAfter: '3h' })).rejects.toThrow(`spec.${field}: Forbidden: is immutable`);
+    });
   });
 
   it('lets a cluster admin create reports and forbids other users', async () => {
@@ -100,15 +174,26 @@ describe('the MustGatherReport CRD on a real API server', () => {
     await admin.patch({ kind: KIND, namespace, name: 'columns' }, { status: { expiresAt: '2099-01-02T03:04:05Z' } }, { subresource: 'status' });
     const row = run('get', 'mgr', '-n', namespace, 'columns', '--no-headers');
     expect(row.trim().split(/\s+/)).toEqual(['columns', '2099-01-02T03:04:05Z', expect.stringMatching(/^\d+s$/)]);
-    const explained = run('explain', 'mustgatherreport.spec.images');
+    // kubectl wraps descriptions: compare words, not lines.
+    const explain = (field: string) => run('explain', `mustgatherreport.${field}`).replace(/\s+/g, ' ');
+    const explained = explain('spec.images');
     expect(explained).toContain('Must-gather images, run one after the other in this order');
-    expect(run('explain', 'mustgatherreport.spec.deleteAfter')).toContain('How long a finished report (Ready, or ended for good) is kept');
-    expect(run('explain', 'mustgatherreport.status.finishedAt')).toContain('Set once, never moved');
-    expect(run('explain', 'mustgatherreport.status.report_url')).toContain('only cluster admins may download it');
+    expect(explained).toContain('Omitted: the default must-gather image, quay.io/openshift/origin-must-gather:4.20; an empty list is refused.');
+    expect(explain('spec.allImages')).toContain('operators.openshift.io/must-gather-image annotation');
+    expect(explain('spec.imageStreams')).toContain('Image stream tags, namespace/name:tag');
+    expect(explain('spec.command')).toContain('instead of /usr/bin/gather');
+    expect(explain('spec.sinceTime')).toContain('MUST_GATHER_SINCE_TIME. Not with since.');
+    expect(explain('spec.nodeName')).toContain('The node the report pod');
+    expect(explain('spec.nodeSelector')).toContain('Node labels (key: value)');
+    expect(explain('spec.deleteAfter')).toContain('How long a finished report (Ready, or ended for good) is kept');
+    expect(explain('status.finishedAt')).toContain('Set once, never moved');
+    expect(explain('status.report_url')).toContain('only cluster admins may download it');
   });
 
   it('accepts every manifest `mustgather synth` renders, in a server-side dry run', async () => {
-    const report = { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name: 'dry', namespace, uid: 'dry-run-uid' }, spec: { images: ok } };
+    const report = { apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name: 'dry', namespace, uid: 'dry-run-uid' },
+      // No images (the default image) and every pod-shaping field, so the server checks what they render into.
+      spec: { command: ['/usr/bin/gather', '--fast'], sinceTime: '2025-01-31T08:00:00Z', nodeName: 'node-1', nodeSelector: { zone: 'a' } } };
     const manifests = renderReport(report as never) as unknown as KubeObject[];
     // Dry-run objects need their namespace and service accounts to exist for real.
     for (const object of manifests.filter((m) => m.kind === 'Namespace' || m.kind === 'ServiceAccount')) await admin.apply(object, { fieldManager: 'test' });

@@ -81,7 +81,7 @@ export interface Stage {
    * hold a token"). The stage and those after it are left for a later reconcile.
    * @default - nothing: the stage follows the one before
    */
-  readonly waitsFor?: (applied: ReadonlyMap<string, KubeObject>) => string | undefined;
+  readonly waitsFor?: (applied: ReadonlyMap<string, KubeObject>) => string | undefined | Promise<string | undefined>;
 }
 
 /** What {@link applyStaged} did: every object it applied, and what stopped it early, if anything. */
@@ -99,7 +99,7 @@ export async function applyStaged(client: KubeClient, plan: readonly Stage[], op
   const changes: ChangeSetEntry[] = [];
   const applied = new Map<string, KubeObject>();
   for (const stage of plan) {
-    const waitingFor = stage.waitsFor?.(applied);
+    const waitingFor = await stage.waitsFor?.(applied);
     if (waitingFor) return { changes, waitingFor };
     for (const entry of await applyStage(client, stage.objects, options)) {
       changes.push(entry);

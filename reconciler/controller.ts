@@ -37,19 +37,28 @@ export interface ControllerOptions extends ReportOptions {
   readonly watchTimeoutSeconds?: number;
   /** First retry delay of a failing reconcile. @default 100 */
   readonly baseDelayMs?: number;
+  /** Called when a report appears or goes away (what the ClusterOperator lists). @default - nothing */
+  readonly onReportsChanged?: () => void;
   /** The reconciler's clock. @default () => new Date() */
   readonly now?: () => Date;
 }
+
+/** How long report events gather before the report gauge and count are brought up to date. */
+const REPORTS_SETTLE_MS = 250;
 
 export class Controller {
   private readonly log: Logger;
   private readonly queue: WorkQueue;
   private readonly cache: ReportCache;
   private readonly reconciler: Reconciler;
+  private readonly events: EventRecorder;
   private resyncTimer: NodeJS.Timeout | undefined;
   /** Reports whose last reconciles failed, for the ClusterOperator's Degraded condition. */
   private readonly failing = new Map<string, { failures: number; message: string }>();
   private started = false;
+  private reportsTimer: NodeJS.Timeout | undefined;
+  /** Reports known when the report set was last looked at. */
+  private reportCount = 0;
 
   constructor(private readonly options: ControllerOptions) {
     this.log = options.log ?? silentLogger;
@@ -75,6 +84,7 @@ export class Controller {
       logError: (message, error) => this.log.error(message, { error }),
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
+    this.events = events;
     this.reconciler = new Reconciler({
       client, events, cache: this.cache,
       ...(platform ? { platform } : {}), ...(operatorNamespace ? { operatorNamespace } : {}),
@@ -89,7 +99,7 @@ export class Controller {
     });
     this.cache.onChange((key, source) => {
       this.queue.add(key);
-      if (source === 'report') this.updateReportGauge();
+      if (source === 'report') this.reportsTouched();
     });
   }
 
@@ -133,17 +143,33 @@ export class Controller {
   /** Stops the watches and lets in-flight reconciles finish. */
   async stop(): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    clearTimeout(this.reportsTimer);
     await this.cache.stop();
     await this.queue.shutdown({ drain: true });
+    await this.events.flush();
     this.log.info('controller stopped');
   }
 
-  private updateReportGauge(): void {
-    const gauge = this.options.metrics?.reports;
-    if (!gauge) return;
-    gauge.reset();
-    for (const report of this.cache.reports()) {
-      for (const condition of report.status?.conditions ?? []) gauge.inc({ condition: condition.type, status: condition.status });
-    }
+  /**
+   * A report changed: the gauge of reports by condition and the report count are brought up to date shortly after,
+   * once for a burst (each is a walk over every report; per event, a fleet of N reports would cost N² steps).
+   */
+  private reportsTouched(): void {
+    this.reportsTimer ??= setTimeout(() => {
+      this.reportsTimer = undefined;
+      const reports = this.cache.reports();
+      const gauge = this.options.metrics?.reports;
+      if (gauge) {
+        gauge.reset();
+        for (const report of reports) {
+          for (const condition of report.status?.conditions ?? []) gauge.inc({ condition: condition.type, status: condition.status });
+        }
+      }
+      if (reports.length !== this.reportCount) {
+        this.reportCount = reports.length;
+        this.options.onReportsChanged?.();
+      }
+    }, REPORTS_SETTLE_MS);
+    this.reportsTimer.unref();
   }
 }

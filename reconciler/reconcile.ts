@@ -20,7 +20,7 @@ import { applyStaged, type ChangeSetEntry, type Stage, stages, type WriteObserve
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
-import { prune, removeReportObjects } from './ownership.js';
+import { deleteObjects, prune, removeReportObjects } from './ownership.js';
 import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
@@ -31,6 +31,12 @@ import { type ClaimView, computeStatus, type Observed, type PodView, type RouteV
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
+
+/**
+ * How long a new report may go without a status while its pod waits for the gather token: creationTimestamp has
+ * whole seconds, so a report may look up to a second older than it is.
+ */
+const FIRST_STATUS_GRACE_MS = 2_000;
 
 /** How long a report that cannot start (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
@@ -222,31 +228,35 @@ export class Reconciler {
     if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
     // One instant per reconcile: what is pruned and the status written agree about a deadline passing meanwhile.
     const now = this.now();
-    // Going on with the server's answer, the newest there is, saves waiting for the watch to bring it.
-    const report = cached.metadata.finalizers?.includes(FINALIZER)
-      ? cached
-      : await this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
-    if (!report) return {};
+    // The finalizer goes on while the first stage (namespace, cluster-scoped objects) is applied: one round trip less
+    // per new report. No later stage starts before it is in place; a report deleted meanwhile gets what the first
+    // stage created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on
+    // with the server's answer, the newest there is, saves waiting for the watch to bring it.
+    const finalized = cached.metadata.finalizers?.includes(FINALIZER)
+      ? Promise.resolve(cached)
+      : this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
+    finalized.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
     const onWrite = this.writesFor(key);
 
     try {
-      validateSpec(report.spec);
+      validateSpec(cached.spec);
     } catch (err) {
       if (!(err instanceof ReportValidationError)) throw err;
+      const report = await finalized;
       // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
-      await this.writeStatus(key, report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
+      if (report) await this.writeStatus(key, report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
       return {};
     }
 
-    const names = reportObjectNames(report.metadata);
+    const names = reportObjectNames(cached.metadata);
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
     const openshift = this.platform === 'openshift';
     const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const gathering = !this.status({ report, ...(pod ? { pod } : {}), now }).gatheringOver;
+    const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(names, secret);
-    const desired = this.render(key, report, {
+    const desired = this.render(key, cached, {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
@@ -267,13 +277,25 @@ export class Reconciler {
         },
       }
       : { objects });
+    const second = plan[1];
+    if (second) plan[1] = { ...second, waitsFor: async (applied) => ((await finalized) ? second.waitsFor?.(applied) : 'the report, deleted meanwhile') };
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;
+    let waitingFor: string | undefined;
     try {
-      changes.push(...(await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite })).changes);
-      changes.push(...(await prune(this.client, cache.ownedBy(report.metadata.uid ?? ''), desired, { onWrite })));
+      const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
+      changes.push(...staged.changes);
+      waitingFor = staged.waitingFor;
+      changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
       applyError = err as Error;
+    }
+    const report = await finalized;
+    if (!report) {
+      const created = changes.filter((c) => c.action === 'created' && c.live).map((c) => c.live!);
+      changes.push(...(await deleteObjects(this.client, created, { onWrite })));
+      this.options.onChanges?.(key, changes);
+      return {};
     }
     this.options.onChanges?.(key, changes);
     const livePod = (changes.find((c) => c.ref.kind === 'Pod')?.live ?? pod) as (PodView & KubeObject) | undefined;
@@ -286,12 +308,16 @@ export class Reconciler {
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
     });
+    // A new report whose pod waits for its gather token only (the token controller answers within milliseconds) gets
+    // its first status with its pod: one write instead of two; unless the wait drags on.
+    const age = now.getTime() - Date.parse(report.metadata.creationTimestamp ?? '');
+    if (!report.status && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
     await this.writeStatus(key, report, result);
-    await this.recordTransitions(report, result, changes);
+    this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
 
     if (result.expiresAt && result.expiresAt.getTime() <= this.now().getTime()) {
-      await this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
+      void this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
       const ref = { kind: RESOURCES.MustGatherReport.kind, namespace, name };
       await this.client.delete(ref, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
       onWrite(ref, report as MustGatherReport & KubeObject, undefined);
@@ -351,29 +377,30 @@ export class Reconciler {
     }
   }
 
-  private async recordTransitions(report: MustGatherReport, result: StatusResult, changes: readonly ChangeSetEntry[]): Promise<void> {
+  /** Events for what changed; written in the background (the reconcile does not wait for them). */
+  private recordTransitions(report: MustGatherReport, result: StatusResult, changes: readonly ChangeSetEntry[]): void {
     const events = this.options.events;
     if (!events) return;
     if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'created')) {
-      await events.record(report, 'Normal', 'Created', `Created namespace ${reportNamespaceName(report.metadata)} and the report pod.`);
+      void events.record(report, 'Normal', 'Created', `Created namespace ${reportNamespaceName(report.metadata)} and the report pod.`);
     }
     if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'kept')) {
-      await events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
+      void events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
     }
     for (const gather of result.status.gathers ?? []) {
-      if (gather.state === 'Running') await events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}).`);
+      if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}).`);
       if (gather.state === 'Failed' || gather.state === 'TimedOut' || gather.state === 'VolumeFull') {
-        await events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}): ${gather.message ?? gather.state}`);
+        void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}): ${gather.message ?? gather.state}`);
       }
     }
     if (changes.some((c) => c.action === 'deleted' && c.ref.kind === 'ClusterRoleBinding')) {
-      await events.record(report, 'Normal', 'AccessRevoked', 'Gathering is over: deleted the gather service account\'s cluster-admin binding.');
+      void events.record(report, 'Normal', 'AccessRevoked', 'Gathering is over: deleted the gather service account\'s cluster-admin binding.');
     }
     const ready = result.status.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.status === 'True') await events.record(report, 'Normal', 'Ready', ready.message);
-    else if (ready && result.finished) await events.record(report, 'Warning', ready.reason, ready.message);
+    if (ready?.status === 'True') void events.record(report, 'Normal', 'Ready', ready.message);
+    else if (ready && result.finished) void events.record(report, 'Warning', ready.reason, ready.message);
     else if (ready && isWarningReason(ready.reason)) {
-      await events.record(report, 'Warning', ready.reason, ready.message);
+      void events.record(report, 'Warning', ready.reason, ready.message);
     }
   }
 }

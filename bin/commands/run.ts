@@ -43,6 +43,8 @@ Logs are JSON lines on stderr. SIGTERM finishes in-flight reconciles, releases t
 
 /** How often the ClusterOperator status is refreshed (it is written only when it changed). */
 const CLUSTER_OPERATOR_SYNC_MS = 30_000;
+/** How soon after reports were created or deleted the ClusterOperator status follows (one write for a burst). */
+const CLUSTER_OPERATOR_FOLLOW_MS = 2_000;
 
 function parseListen(listen: string): { host: string; port: number } {
   const colon = listen.lastIndexOf(':');
@@ -102,8 +104,10 @@ export async function run(args: string[]): Promise<number> {
   if (ingress && platform !== 'kubernetes') throw new UsageError(`--ingress-host-suffix: only for the kubernetes platform; this is ${platform}`);
   log.info('platform', { platform, detected: !values.platform });
   const operatorNamespace = process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
+  let reportsChanged = () => {};
   const controller = new Controller({
     client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, startTimeoutMs, ...(ingress ? { ingress } : {}),
+    onReportsChanged: () => reportsChanged(),
   });
 
   // The ClusterOperator, on OpenShift (where the payload created it) or wherever its API exists.
@@ -116,7 +120,21 @@ export async function run(args: string[]): Promise<number> {
     void sync();
     const timer = setInterval(sync, CLUSTER_OPERATOR_SYNC_MS);
     timer.unref();
-    return { stop: () => clearInterval(timer) };
+    // Reports coming and going change what the ClusterOperator lists: it follows them shortly, not 30 s later.
+    let soon: NodeJS.Timeout | undefined;
+    reportsChanged = () => {
+      soon ??= setTimeout(() => {
+        soon = undefined;
+        void sync();
+      }, CLUSTER_OPERATOR_FOLLOW_MS);
+    };
+    return {
+      stop: () => {
+        clearInterval(timer);
+        clearTimeout(soon);
+        reportsChanged = () => {};
+      },
+    };
   };
 
   let elector: LeaderElector | undefined;

@@ -5,7 +5,7 @@
  * (the start or expiry deadline). A cache that has not yet shown one of the reconciler's own writes is not read: the
  * watch event that shows the write brings the report back.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
@@ -22,7 +22,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
 import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
-import { ensureServingCa, issueServingCertificate, type ServingCa, servingCertificateProblem } from './serving-ca.js';
+import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
@@ -136,6 +136,8 @@ export class Reconciler {
    * times (every watch event of what it owns), its inputs rarely change, and a render costs milliseconds of CPU.
    */
   private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly objects: KubeObject[] }>();
+  /** Each report's serving certificate last found good, until its renewal time. */
+  private readonly goodCertificates = new Map<ReportKey, { readonly cert: string; readonly key: string; readonly hostnames: string; readonly renewAt: number }>();
 
   constructor(private readonly options: ReconcilerOptions) {
     this.client = options.client;
@@ -193,13 +195,30 @@ export class Reconciler {
     return this.servingCa;
   }
 
-  /** The live serving certificate when it is still good, else a new one. */
-  private async servingTls(names: ReturnType<typeof reportObjectNames>, live: KubeObject | undefined): Promise<IssuedTls> {
+  /**
+   * The live serving certificate when it is still good, else a new one. A certificate found good is not parsed and
+   * verified again until its renewal time (that costs milliseconds, and a report is reconciled on every watch event).
+   */
+  private async servingTls(key: ReportKey, names: ReturnType<typeof reportObjectNames>, live: KubeObject | undefined): Promise<IssuedTls> {
     const ca = await this.ca();
     const hostnames = this.servingHostnames(names);
     const current = { cert: secretValue(live, 'tls.crt') ?? '', key: secretValue(live, 'tls.key') ?? '' };
-    const problem = servingCertificateProblem(current, ca, hostnames, this.now());
-    return { servingCertificate: problem ? await issueServingCertificate(ca, hostnames, { now: this.now() }) : current, caBundle: ca.cert };
+    const now = this.now();
+    const checked = this.goodCertificates.get(key);
+    if (checked && checked.cert === current.cert && checked.key === current.key && checked.hostnames === hostnames.join() && now.getTime() < checked.renewAt) {
+      return { servingCertificate: current, caBundle: ca.cert };
+    }
+    if (servingCertificateProblem(current, ca, hostnames, now)) {
+      return { servingCertificate: await issueServingCertificate(ca, hostnames, { now }), caBundle: ca.cert };
+    }
+    this.goodCertificates.set(key, { ...current, hostnames: hostnames.join(), renewAt: renewalTime(new X509Certificate(current.cert)) });
+    return { servingCertificate: current, caBundle: ca.cert };
+  }
+
+  /** Drops what was kept for a report that is gone. */
+  private forgetReport(key: ReportKey): void {
+    this.rendered.delete(key);
+    this.goodCertificates.delete(key);
   }
 
   /** The report's chart: the last one rendered when the inputs are the same (the chart is a pure function of them). */
@@ -222,7 +241,7 @@ export class Reconciler {
     const cached = cache.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
     if (!cached) {
       cache.forget(key);
-      this.rendered.delete(key as ReportKey);
+      this.forgetReport(key as ReportKey);
       return {};
     }
     if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
@@ -255,7 +274,7 @@ export class Reconciler {
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
     const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
-    const tls = openshift ? undefined : await this.servingTls(names, secret);
+    const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
     const desired = this.render(key, cached, {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
@@ -341,7 +360,7 @@ export class Reconciler {
     const removal = await removeReportObjects(this.client, owned, reportNamespaceName(report.metadata), { onWrite: this.writesFor(key) });
     this.options.onChanges?.(key, removal.changes);
     if (!removal.done) return {};
-    this.rendered.delete(key as ReportKey);
+    this.forgetReport(key as ReportKey);
     const released = await this.patchFinalizers(key, report, report.metadata.finalizers.filter((f) => f !== FINALIZER));
     if (released && report.metadata.uid) this.options.events?.forget(report.metadata.uid);
     return {};

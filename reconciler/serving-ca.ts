@@ -106,8 +106,13 @@ export function servingCertificateProblem(live: CertificateAndKey | undefined, c
   if (!certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) return 'not issued by the operator\'s CA';
   const names = dnsNames(certificate);
   if (names.length !== hostnames.length || !hostnames.every((name) => names.includes(name))) return `names ${names.join(', ')} instead of ${hostnames.join(', ')}`;
+  if (now.getTime() > renewalTime(certificate)) return `expires ${certificate.validTo}`;
+  return undefined;
+}
+
+/** When a certificate is renewed: once two thirds of its lifetime have passed. */
+export function renewalTime(certificate: NodeX509Certificate): number {
   const notBefore = Date.parse(certificate.validFrom);
   const notAfter = Date.parse(certificate.validTo);
-  if (now.getTime() > notAfter - (notAfter - notBefore) / 3) return `expires ${certificate.validTo}`;
-  return undefined;
+  return notAfter - (notAfter - notBefore) / 3;
 }

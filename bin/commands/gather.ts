@@ -180,7 +180,7 @@ export async function run(args: string[]): Promise<number> {
   let ref = `${namespace}/${values.name ?? 'must-gather-*'}`;
 
   /** Deletes the report this run made (the uid precondition: never a namesake made since), unless --keep. */
-  const finish = async (): Promise<void> => {
+  const cleanUp = async (): Promise<void> => {
     const created = await creating.catch(() => undefined);
     if (!created) return;
     if (values.keep) {
@@ -194,6 +194,9 @@ export async function run(args: string[]): Promise<number> {
       status.done(`${ref}: could not delete the report: ${(err as Error).message}`);
     }
   };
+  // Once: Ctrl-C may come while the normal end is already cleaning up.
+  let finishing: Promise<void> | undefined;
+  const finish = () => (finishing ??= cleanUp());
   const interrupted = (signal: NodeJS.Signals) => {
     status.done(`${ref}: ${signal}: stopping`);
     // Exit even though a wait or a download is still pending: those are abandoned with the report.

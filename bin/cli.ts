@@ -18,6 +18,7 @@ export const COMMANDS: Record<string, Command> = {
   run: { summary: 'run the operator', load: () => import('./commands/run.js') },
   archive: { summary: '(in the report pod) compress the gathered data into must-gather.tar.gz', load: () => import('./commands/archive.js') },
   serve: { summary: '(in the report pod) serve the archive over TLS, to permitted callers only', load: () => import('./commands/serve.js') },
+  gather: { summary: 'gather like oc adm must-gather: create a report, follow it, download and unpack its archive', load: () => import('./commands/gather.js') },
   download: { summary: 'wait for a report and download its archive', load: () => import('./commands/download.js') },
 };
 

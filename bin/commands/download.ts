@@ -3,7 +3,10 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { parseDuration } from '../../constructs/duration.js';
 import { KIND, type MustGatherReport } from '../../constructs/report-api.js';
 import { KubeApiError, KubeClient } from '../../kube/client.js';
-import { type ClientCredentials, DownloadError, downloadReport, formatProgress, kubeConfigCredentials, waitForReady } from '../../datapath/download.js';
+import {
+  type ClientCredentials, DownloadError, type DownloadReportOptions, type DownloadResult, downloadReport, formatProgress, kubeConfigCredentials,
+  type PublishedReport, waitForReady,
+} from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--token TOKEN] [--certificate-authority FILE] [--insecure-skip-tls-verify]
@@ -49,37 +52,15 @@ export async function run(args: string[]): Promise<number> {
   const report = await waitForReady({
     reportRef,
     timeoutMs,
-    readReport: async () => {
-      try {
-        return await client.get<MustGatherReport>({ kind: KIND, namespace, name });
-      } catch (err) {
-        const code = err instanceof KubeApiError ? err.statusCode : undefined;
-        if (code === 401) throw new DownloadError(`the Kubernetes API rejected the credentials of context "${kc.getCurrentContext()}" (HTTP 401): the token is wrong or expired; log in again ("oc login")`);
-        if (code === 403) throw new DownloadError(`the user of context "${kc.getCurrentContext()}" may not read MustGatherReports in ${namespace} (HTTP 403): downloading a report takes a cluster admin`);
-        throw err;
-      }
-    },
+    readReport: reportReader(client, kc, { namespace, name }),
     onStatus: (line) => status.show(`${reportRef}: ${line}`),
   }).finally(() => client.close());
   status.done(`${reportRef}: Ready, ${report.status.report_url}`);
 
   const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;
-  const started = Date.now();
-  let firstByte: number | undefined;
-  const result = await downloadReport(report, {
-    output,
-    credentials,
-    kubeConfig: kc,
-    ca: ca ? [ca] : [],
-    insecure: values['insecure-skip-tls-verify'],
-    onRoute: (line) => status.done(line),
-    onProgress: ({ received, total, resumedFrom }) => {
-      firstByte ??= resumedFrom;
-      const seconds = (Date.now() - started) / 1000;
-      status.show(formatProgress(received, total, seconds > 0 ? (received - firstByte) / seconds : 0), 'progress');
-    },
-  });
-  status.done(`saved ${result.path} (${result.bytes} bytes, sha256 ${result.sha256}${report.status.archive?.sha256 ? ' verified' : ''})`);
+  await saveArchive(report, {
+    output, credentials, kubeConfig: kc, ca: ca ? [ca] : [], insecure: values['insecure-skip-tls-verify'],
+  }, status);
   return 0;
 }
 
@@ -91,8 +72,42 @@ function readCa(path: string): Buffer {
   }
 }
 
+/**
+ * Reads the report for {@link waitForReady}, turning the API server's refusals into what the user should do: they
+ * are final, unlike a blip.
+ */
+export function reportReader(client: KubeClient, kc: KubeConfig, ref: { namespace: string; name: string }): () => Promise<MustGatherReport | undefined> {
+  return async () => {
+    try {
+      return await client.get<MustGatherReport>({ kind: KIND, ...ref });
+    } catch (err) {
+      const code = err instanceof KubeApiError ? err.statusCode : undefined;
+      if (code === 401) throw new DownloadError(`the Kubernetes API rejected the credentials of context "${kc.getCurrentContext()}" (HTTP 401): the token is wrong or expired; log in again ("oc login")`, { cause: err });
+      if (code === 403) throw new DownloadError(`the user of context "${kc.getCurrentContext()}" may not read MustGatherReports in ${ref.namespace} (HTTP 403): downloading a report takes a cluster admin`, { cause: err });
+      throw err;
+    }
+  };
+}
+
+/** Downloads a Ready report's archive to `options.output`, showing the route and the progress on `status`. */
+export async function saveArchive(report: PublishedReport, options: DownloadReportOptions, status: StatusLine): Promise<DownloadResult> {
+  const started = Date.now();
+  let firstByte: number | undefined;
+  const result = await downloadReport(report, {
+    ...options,
+    onRoute: (line) => status.done(line),
+    onProgress: ({ received, total, resumedFrom }) => {
+      firstByte ??= resumedFrom;
+      const seconds = (Date.now() - started) / 1000;
+      status.show(formatProgress(received, total, seconds > 0 ? (received - firstByte) / seconds : 0), 'progress');
+    },
+  });
+  status.done(`saved ${result.path} (${result.bytes} bytes, sha256 ${result.sha256}${report.status.archive?.sha256 ? ' verified' : ''})`);
+  return result;
+}
+
 /** What the report's server is shown: `--token`, else the context's own credentials (never its API server CA). */
-async function downloadCredentials(kc: KubeConfig, token: string | undefined): Promise<ClientCredentials> {
+export async function downloadCredentials(kc: KubeConfig, token: string | undefined): Promise<ClientCredentials> {
   if (token !== undefined) return { authorization: `Bearer ${token}` };
   const credentials = await kubeConfigCredentials(kc);
   if (!credentials.authorization && !(credentials.cert && credentials.key)) {
@@ -105,7 +120,7 @@ async function downloadCredentials(kc: KubeConfig, token: string | undefined): P
  * One live status line on stderr: rewritten in place on a terminal (at most 10 times a second), printed only when it
  * changes otherwise (progress at most every 5 s) so logs stay readable.
  */
-class StatusLine {
+export class StatusLine {
   #last = '';
   #lastAt = 0;
 

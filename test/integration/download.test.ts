@@ -18,7 +18,7 @@ import { DelegatedAuth } from '../../datapath/delegated-auth.js';
 import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../kube/client.js';
 import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, clusterClientCa, createReport, kubeConfigFrom, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
+import { adminClient, clusterClientCa, createReport, kubeconfigFile, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
@@ -33,23 +33,7 @@ let archive: { sha256: string; sizeBytes: number };
 let namespace: string;
 const downloads: Record<string, unknown>[] = [];
 
-/** A kubeconfig for the test API server with `user`'s credentials (what `oc login` or a cluster installer leaves). */
-function kubeconfigWith(user: Record<string, string>): string {
-  // The server and its CA as the admin's kubeconfig has them (the local control plane's, or the current context's).
-  const cluster = kubeConfigFrom(inject('kubeconfig')).getCurrentCluster()!;
-  const trust = cluster.caData ? { 'certificate-authority-data': cluster.caData }
-    : cluster.caFile ? { 'certificate-authority': cluster.caFile }
-    : { 'insecure-skip-tls-verify': cluster.skipTLSVerify };
-  const path = join(work, `kubeconfig-${Math.random().toString(36).slice(2)}`);
-  writeFileSync(path, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
-    clusters: [{ name: 'c', cluster: { server: cluster.server, ...trust } }],
-    users: [{ name: 'u', user }],
-    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace } }],
-  }));
-  return path;
-}
-const tokenKubeconfig = (token: string) => kubeconfigWith({ token });
+const tokenKubeconfig = (token: string) => kubeconfigFile(work, namespace, { token });
 
 /** Runs the CLI without blocking this process, which serves the archive. */
 function download(kubeconfig: string, ...args: string[]): Promise<{ status: number | null; stderr: string }> {

@@ -8,6 +8,8 @@
  * ({@link localOnly}) instead of failing.
  */
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { renderInstall } from '../../constructs/render.js';
@@ -37,6 +39,25 @@ export function kubeConfigFrom(path: string): KubeConfig {
   const kc = new KubeConfig();
   kc.loadFromFile(path);
   return kc;
+}
+
+/**
+ * Writes a kubeconfig file in `dir` for the test API server (its server and trust as the admin's kubeconfig has them)
+ * with `user`'s credentials and `namespace` as the context's: what `oc login` or a cluster installer leaves.
+ */
+export function kubeconfigFile(dir: string, namespace: string, user: Record<string, string>): string {
+  const cluster = kubeConfigFrom(inject('kubeconfig')).getCurrentCluster()!;
+  const trust = cluster.caData ? { 'certificate-authority-data': cluster.caData }
+    : cluster.caFile ? { 'certificate-authority': cluster.caFile }
+    : { 'insecure-skip-tls-verify': cluster.skipTLSVerify };
+  const path = join(dir, `kubeconfig-${randomBytes(6).toString('hex')}`);
+  writeFileSync(path, JSON.stringify({
+    apiVersion: 'v1', kind: 'Config', 'current-context': 'c',
+    clusters: [{ name: 'c', cluster: { server: cluster.server, ...trust } }],
+    users: [{ name: 'u', user }],
+    contexts: [{ name: 'c', context: { cluster: 'c', user: 'u', namespace } }],
+  }));
+  return path;
 }
 
 /** A client acting as the cluster admin of the test control plane. */

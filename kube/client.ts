@@ -8,6 +8,9 @@ import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { collectionPath, objectPath, type ObjectRef, refOf, refString, type ResourceType } from './resources.js';
 
+/** Objects per page of a list (client-go's default). */
+export const LIST_PAGE_SIZE = 500;
+
 /** A Kubernetes object as JSON. */
 export interface KubeObject {
   apiVersion: string;
@@ -182,13 +185,25 @@ export class KubeClient {
     }
   }
 
-  async list<T = KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<{ items: T[]; resourceVersion: string }> {
-    const result = await this.request<{ items: T[]; metadata: { resourceVersion: string } }>('GET', collectionPath(type, options.namespace), {
-      query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector },
-      ...(options.signal ? { signal: options.signal } : {}),
-      subject: `list ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`,
-    });
-    return { items: result.items.map((item) => ({ apiVersion: apiVersionOf(type), kind: type.kind, ...item })), resourceVersion: result.metadata.resourceVersion };
+  /**
+   * Every object of a collection, in pages of `pageSize` (client-go's pager): the response of a list of thousands is
+   * never held, as text and parsed, all at once, and `each` may keep less of an item than the server sent.
+   */
+  async list<T = KubeObject>(type: ResourceType, options: ListOptions & { pageSize?: number; each?: (item: KubeObject) => T } = {}): Promise<{ items: T[]; resourceVersion: string }> {
+    const items: T[] = [];
+    const each = options.each ?? ((item: KubeObject) => item as T);
+    let continueToken: string | undefined;
+    for (;;) {
+      const page = await this.request<{ items: KubeObject[]; metadata: { resourceVersion: string; continue?: string } }>('GET', collectionPath(type, options.namespace), {
+        query: { labelSelector: options.labelSelector, fieldSelector: options.fieldSelector, limit: options.pageSize ?? LIST_PAGE_SIZE, continue: continueToken },
+        ...(options.signal ? { signal: options.signal } : {}),
+        subject: `list ${type.plural}${options.namespace ? ` in ${options.namespace}` : ''}`,
+      });
+      for (const item of page.items) items.push(each({ ...item, apiVersion: apiVersionOf(type), kind: type.kind }));
+      continueToken = page.metadata.continue || undefined;
+      // The pages are one consistent snapshot: the last one's resourceVersion is the snapshot's.
+      if (!continueToken) return { items, resourceVersion: page.metadata.resourceVersion };
+    }
   }
 
   /** Server-side apply. The JSON body is valid YAML, so it goes as `application/apply-patch+yaml`. */

@@ -190,10 +190,10 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** Replaces the cache with a fresh list, emitting what changed since the cache was last current. */
   private async relist(): Promise<void> {
-    const { items, resourceVersion } = await this.client.list<KubeObject>(this.type, this.selectors());
+    const { items, resourceVersion } = await this.client.list<T>(this.type, { ...this.selectors(), each: (item) => this.transformed(item) });
     if (this.stopping.signal.aborted) return;
     const previous = this.cache;
-    this.cache = new Map(items.map((item) => [objectKey(item), this.transformed(item)]));
+    this.cache = new Map(items.map((item) => [objectKey(item), item]));
     this.index = new Map();
     for (const [key, object] of this.cache) this.indexed(key, object, undefined);
     this.resourceVersion = resourceVersion;

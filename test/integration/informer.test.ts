@@ -179,6 +179,30 @@ describe('Informer', () => {
     expect(one.list().map((o) => o.metadata.name)).toEqual(['b']);
   });
 
+  it('lists in pages, one consistent snapshot, whose resourceVersion a watch resumes from', async () => {
+    const ns = await testNamespace(admin, 'inf');
+    for (let i = 0; i < 5; i++) await admin.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `s${i}`, namespace: ns }, stringData: { i: String(i) } });
+    const pages: number[] = [];
+    const counting = new (class extends KubeClient {
+      override request<T>(method: string, path: string, options: Parameters<KubeClient['request']>[2] = {}): Promise<T> {
+        if (options.query?.limit !== undefined) pages.push(Number(options.query.limit));
+        return super.request<T>(method, path, options);
+      }
+    })(kubeConfigFrom(inject('kubeconfig')));
+    const { items, resourceVersion } = await counting.list(RESOURCES.Secret, { namespace: ns, pageSize: 2, each: (item) => item.metadata.name });
+    expect(items.sort()).toEqual(['s0', 's1', 's2', 's3', 's4']);
+    expect(pages).toEqual([2, 2, 2]);
+    await admin.create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'after', namespace: ns } });
+    const seen: string[] = [];
+    const abort = new AbortController();
+    await counting.watch(RESOURCES.Secret, { namespace: ns, resourceVersion, timeoutSeconds: 2, signal: abort.signal }, (event) => {
+      seen.push(`${event.type} ${event.object.metadata.name}`);
+      abort.abort();
+    });
+    expect(seen).toEqual(['ADDED after']);
+    counting.close();
+  });
+
   it('resumes from the last resourceVersion when the server ends the watch, without re-listing or replaying', async () => {
     const ns = await testNamespace(admin, 'inf');
     const client = new TestClient(kubeConfigFrom(inject('kubeconfig')));

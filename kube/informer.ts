@@ -38,6 +38,12 @@ export interface InformerOptions {
    * @default - no index
    */
   readonly indexBy?: (object: KubeObject) => string | undefined;
+  /**
+   * Keep each object as its JSON text and parse it when it is read: a few times less memory than the object itself,
+   * for the many objects a controller holds and reads a few at a time (reads return a fresh copy each time).
+   * @default false
+   */
+  readonly compact?: boolean;
   /** The server ends each watch after this long; the informer resumes from the last resourceVersion. @default 300 */
   readonly watchTimeoutSeconds?: number;
   /** Restart a watch that delivered nothing (no event, no bookmark) for this long. @default 2 × watchTimeoutSeconds */
@@ -61,6 +67,15 @@ export function objectKey(object: { metadata: { name: string; namespace?: string
   return object.metadata.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : object.metadata.name;
 }
 
+/** How the cache holds an object: itself, or (compact) its JSON text; with what the informer reads without parsing. */
+interface Stored<T> {
+  readonly object?: T;
+  readonly json?: string;
+  readonly resourceVersion: string | undefined;
+  /** Its `indexBy` value. */
+  readonly index: string | undefined;
+}
+
 /** Why a watch ended without an error. */
 type WatchEnd = 'closed' | 'stalled' | 'stopped';
 
@@ -72,7 +87,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly maxBackoffMs: number;
   private readonly reportError: (error: Error) => void;
   private readonly handlers: InformerHandlers<T>[] = [];
-  private cache = new Map<string, T>();
+  private cache = new Map<string, Stored<T>>();
   /** Cache keys by `indexBy` value. */
   private index = new Map<string, Set<string>>();
   private resourceVersion: string | undefined;
@@ -99,7 +114,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   /** Adds handlers; objects already in the cache are replayed to them as adds. */
   addHandlers(handlers: InformerHandlers<T>): void {
     this.handlers.push(handlers);
-    for (const object of this.cache.values()) this.dispatch({ type: 'add', object }, [handlers]);
+    for (const stored of this.cache.values()) this.dispatch({ type: 'add', object: this.load(stored) }, [handlers]);
   }
 
   /** Lists, then watches until `stop()`. */
@@ -129,23 +144,32 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   /** The cached object; `namespace` is ignored for cluster-scoped types. */
   get(namespace: string | undefined, name: string): T | undefined {
-    return this.cache.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
+    const stored = this.cache.get(this.type.namespaced && namespace ? `${namespace}/${name}` : name);
+    return stored && this.load(stored);
   }
 
   list(): T[] {
-    return [...this.cache.values()];
+    return [...this.cache.values()].map((stored) => this.load(stored));
   }
 
   /** The cached objects whose `indexBy` value is `value`. */
   byIndex(value: string): T[] {
-    return [...this.index.get(value) ?? []].map((key) => this.cache.get(key)!);
+    return [...this.index.get(value) ?? []].map((key) => this.load(this.cache.get(key)!));
   }
 
-  private indexed(key: string, object: T | undefined, old: T | undefined): void {
-    const indexBy = this.options.indexBy;
-    if (!indexBy) return;
-    const before = old && indexBy(old);
-    const after = object && indexBy(object);
+  private store(object: T): Stored<T> {
+    const { resourceVersion } = object.metadata;
+    const index = this.options.indexBy?.(object);
+    return this.options.compact ? { json: JSON.stringify(object), resourceVersion, index } : { object, resourceVersion, index };
+  }
+
+  private load(stored: Stored<T>): T {
+    return stored.object ?? (JSON.parse(stored.json!) as T);
+  }
+
+  private indexed(key: string, stored: Stored<T> | undefined, old: Stored<T> | undefined): void {
+    const before = old?.index;
+    const after = stored?.index;
     if (before === after) return;
     if (before !== undefined) {
       const keys = this.index.get(before);
@@ -193,16 +217,16 @@ export class Informer<T extends KubeObject = KubeObject> {
     const { items, resourceVersion } = await this.client.list<T>(this.type, { ...this.selectors(), each: (item) => this.transformed(item) });
     if (this.stopping.signal.aborted) return;
     const previous = this.cache;
-    this.cache = new Map(items.map((item) => [objectKey(item), item]));
+    this.cache = new Map(items.map((item) => [objectKey(item), this.store(item)]));
     this.index = new Map();
-    for (const [key, object] of this.cache) this.indexed(key, object, undefined);
+    for (const [key, stored] of this.cache) this.indexed(key, stored, undefined);
     this.resourceVersion = resourceVersion;
-    for (const [key, object] of this.cache) {
-      const old = previous.get(key);
+    for (const object of items) {
+      const old = previous.get(objectKey(object));
       if (!old) this.dispatch({ type: 'add', object });
-      else if (old.metadata.resourceVersion !== object.metadata.resourceVersion) this.dispatch({ type: 'update', object, oldObject: old });
+      else if (old.resourceVersion !== object.metadata.resourceVersion) this.dispatch({ type: 'update', object, oldObject: this.load(old) });
     }
-    for (const [key, object] of previous) if (!this.cache.has(key)) this.dispatch({ type: 'delete', object });
+    for (const [key, old] of previous) if (!this.cache.has(key)) this.dispatch({ type: 'delete', object: this.load(old) });
     if (!this.synced) {
       this.synced = true;
       for (const waiter of this.syncWaiters.splice(0)) waiter.resolve();
@@ -261,10 +285,11 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.dispatch({ type: 'delete', object });
       return;
     }
-    this.cache.set(key, object);
-    this.indexed(key, object, old);
+    const stored = this.store(object);
+    this.cache.set(key, stored);
+    this.indexed(key, stored, old);
     // After a resume, an ADDED can be an object the cache already has, and a MODIFIED one it does not.
-    this.dispatch(old ? { type: 'update', object, oldObject: old } : { type: 'add', object });
+    this.dispatch(old ? { type: 'update', object, oldObject: this.load(old) } : { type: 'add', object });
   }
 
   private dispatch(event: InformerEvent<T>, handlers: InformerHandlers<T>[] = this.handlers): void {

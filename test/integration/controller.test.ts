@@ -138,12 +138,12 @@ describe('controller', () => {
     }
   });
 
-  it.runIf(LOCAL_CLUSTER)(asOperator('`mustgather run --start-timeout 5s` ends a report whose image cannot be pulled on time, with no event to wake it'), async () => {
+  it.runIf(LOCAL_CLUSTER)(asOperator('`mustgather run --start-timeout 10s` ends a report whose image cannot be pulled on time, with no event to wake it'), async () => {
     const user = await mintUserFromDir(inject('controlPlaneDir'), OPERATOR_USER, []);
     const namespace = await testNamespace(admin);
     const child = spawn(process.execPath, [
       '--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes',
-      '--namespaces', namespace, '--start-timeout', '5s',
+      '--namespaces', namespace, '--start-timeout', '10s',
     ], { stdio: 'ignore' });
     try {
       const images = ['quay.io/a/must-gather:v1'];
@@ -157,10 +157,10 @@ describe('controller', () => {
         const now = await getReport(admin, namespace, 'stuck');
         return readyOf(now)?.reason === 'StartTimedOut' ? now : undefined;
       }, 'StartTimedOut', 30_000, 100);
-      expect(readyOf(ended)?.message).toMatch(/^Gave up after 5s: cannot pull image quay\.io\/a\/must-gather:v1 for the gather with .*: ErrImagePull: manifest unknown\.$/);
+      expect(readyOf(ended)?.message).toMatch(/^Gave up after 10s: cannot pull image quay\.io\/a\/must-gather:v1 for the gather with .*: ErrImagePull: manifest unknown\.$/);
       const finishedAt = Date.parse(ended!.status!.finishedAt!);
-      expect(finishedAt - created).toBeGreaterThanOrEqual(4_000); // whole seconds: creation and finishedAt are truncated
-      expect(finishedAt - created).toBeLessThan(8_000);
+      expect(finishedAt - created).toBeGreaterThanOrEqual(9_000); // whole seconds: creation and finishedAt are truncated
+      expect(finishedAt - created).toBeLessThan(13_000);
       expect(await ownedObjects(admin, report.metadata.uid!)).not.toContain(`ClusterRoleBinding/${names.gatherBinding}`);
     } finally {
       child.kill('SIGKILL');

@@ -151,7 +151,7 @@ describe('Informer', () => {
     expect(informer.list().map((o) => o.metadata.name).sort()).toEqual(['marker', 'out']);
   });
 
-  it('caches what its transform keeps, selects by field, and indexes by a label as objects come, change and go', async () => {
+  it.each([false, true])('caches what its transform keeps (compact: %s), selects by field, and indexes by a label as objects come, change and go', async (compact) => {
     const ns = await testNamespace(admin, 'inf');
     // kubectl apply's copy of the object, and the managedFields every write leaves: what the operator's cache drops.
     const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
@@ -159,7 +159,7 @@ describe('Informer', () => {
     await admin.create(secret(ns, 'b', '1', { owner: 'one' }));
     await admin.create(secret(ns, 'c', '1', { owner: 'two' }));
     expect((await admin.get({ kind: 'Secret', namespace: ns, name: 'a' }))?.metadata.managedFields).toBeDefined();
-    const { informer, events } = startInformer(admin, ns, { transform: stripUnread, indexBy: (object) => object.metadata.labels?.owner });
+    const { informer, events } = startInformer(admin, ns, { transform: stripUnread, indexBy: (object) => object.metadata.labels?.owner, compact });
     await informer.waitForSync();
     const a = informer.get(ns, 'a')!;
     expect(a.metadata.managedFields).toBeUndefined();
@@ -173,6 +173,9 @@ describe('Informer', () => {
     await waitFor(events, ['update b 1 -> 1', 'delete c', 'update a 1 -> 2'], 'the changes');
     expect([owned('one'), owned('two'), owned('three')]).toEqual([['a'], ['b'], []]);
     expect(informer.get(ns, 'a')?.metadata.managedFields).toBeUndefined();
+    // A compact cache hands out copies: what a reader does to one never reaches the cache.
+    informer.get(ns, 'a')!.metadata.labels!.owner = 'scribbled';
+    expect(informer.get(ns, 'a')!.metadata.labels!.owner).toBe(compact ? 'one' : 'scribbled');
 
     const { informer: one } = startInformer(admin, ns, { fieldSelector: 'metadata.name=b' });
     await one.waitForSync();

@@ -161,6 +161,17 @@ describe('WorkQueue', () => {
     await queue.shutdown();
   });
 
+  it('waits out a deadline longer than a Node timer can hold (a report kept for 30 days)', async () => {
+    const { queue } = recordingQueue();
+    const runs: string[] = [];
+    queue.run(async (key) => void runs.push(key));
+    queue.addAfter('month', 30 * 24 * 3600_000);
+    queue.addAfter('soon', 20);
+    await sleep(100);
+    expect(runs).toEqual(['soon']);
+    await queue.shutdown();
+  });
+
   it('shuts down after in-flight handlers finish, dropping queued and delayed keys', async () => {
     const { queue } = recordingQueue();
     const runs: string[] = [];

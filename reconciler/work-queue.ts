@@ -52,6 +52,9 @@ export const WORK_QUEUE_DEFAULTS = {
   maxDelayMs: 5 * 60_000,
 } as const;
 
+/** The longest delay Node's timers take (2^31 - 1 ms, about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface ShutdownOptions {
   /** Wait for in-flight handlers to finish; otherwise their signal aborts and shutdown resolves at once. @default true */
   readonly drain?: boolean;
@@ -102,11 +105,21 @@ export class WorkQueue {
     const pending = this.delayed.get(key);
     if (pending && pending.deadline <= deadline) return;
     if (pending) clearTimeout(pending.timer);
+    this.arm(key, deadline);
+  }
+
+  /**
+   * Waits for a deadline in steps of at most {@link MAX_TIMER_MS}: Node fires a longer timeout after 1 ms (a report
+   * kept for 30 days would be reconciled in a tight loop).
+   */
+  private arm(key: string, deadline: number): void {
+    const ms = Math.min(deadline - Date.now(), MAX_TIMER_MS);
     // Unref: a pending retry alone must not keep the process alive.
     const timer = setTimeout(() => {
+      if (Date.now() < deadline) return this.arm(key, deadline);
       this.delayed.delete(key);
       this.add(key);
-    }, ms).unref();
+    }, Math.max(ms, 0)).unref();
     this.delayed.set(key, { deadline, timer });
   }
 

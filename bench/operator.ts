@@ -26,12 +26,13 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../controlplane/index.js';
-import { renderInstall, renderReport } from '../constructs/render.js';
-import { API_GROUP, API_VERSION, KIND, type MustGatherReport } from '../constructs/report-api.js';
+import { renderInstall, renderReport, type RenderReportOptions } from '../constructs/render.js';
+import { API_GROUP, API_VERSION, KIND, type MustGatherReport, resolveSpec } from '../constructs/report-api.js';
 import { LABELS, MANAGED_BY, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
 import { DEFAULT_DOWNLOAD_ACCESS } from '../constructs/pod-contract.js';
-import { stages } from '../reconciler/apply.js';
+import { stageOf } from '../reconciler/apply.js';
+import { gatherTokenSeconds, requestGatherToken } from '../reconciler/gather-token.js';
 import { KubeClient, type KubeObject } from '../kube/client.js';
 import { CLIENT_CA_SOURCE } from '../reconciler/reconcile.js';
 import { RESOURCES } from '../kube/resources.js';
@@ -481,13 +482,19 @@ async function main(): Promise<void> {
         const names = reportObjectNames(report.metadata);
         // What the operator reads and renders for a fresh report: the client CA, a new serving certificate.
         const configMap = await admin.get<KubeObject & { data?: Record<string, string> }>(clientCaRef);
-        const desired = renderReport(report, {
+        const options: RenderReportOptions = {
           platform: 'kubernetes', images: DEFAULT_IMAGES, clientCa: configMap?.data?.[clientCaKey] ?? '', downloadAccess: DEFAULT_DOWNLOAD_ACCESS,
           servingCertificate: await issueServingCertificate(ca, serviceHostnames(names)),
-        }) as unknown as KubeObject[];
-        for (const stage of stages(desired)) {
-          await Promise.all(stage.map((object) => admin.apply(object, { fieldManager: 'bench-bare', force: true })));
-        }
+        };
+        // As the operator: the gather account first, then its token, then the token's Secret and the rest, the pod last.
+        const apply = (objects: KubeObject[]) => Promise.all(objects.map((object) => admin.apply(object, { fieldManager: 'bench-bare', force: true })));
+        const inStage = (objects: KubeObject[], stage: number) => objects.filter((object) => stageOf(object) === stage);
+        const first = renderReport(report, options) as unknown as KubeObject[];
+        for (const stage of [0, 1]) await apply(inStage(first, stage));
+        const account = { kind: 'ServiceAccount', namespace: names.namespace, name: names.gatherServiceAccount };
+        const gatherToken = await requestGatherToken(admin, account, gatherTokenSeconds(resolveSpec(report.spec), 1, 0));
+        const desired = renderReport(report, { ...options, gatherToken }) as unknown as KubeObject[];
+        for (const stage of [2, 3]) await apply(inStage(desired, stage));
       }
     });
     await Promise.all([creator, ...workers]);

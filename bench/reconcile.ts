@@ -39,8 +39,8 @@ try {
 
   const report = (await client.get({ kind: KIND, namespace: 'bench', name: 'r' })) as unknown as MustGatherReport;
   const cookie = await client.get({ kind: 'Secret', namespace: names.namespace, name: names.proxyCookieSecret }) as { data: Record<string, string> };
-  const desired = (renderReport(report, { cookieSecret: Buffer.from(cookie.data.session_secret!, 'base64').toString() }) as unknown as KubeObject[])
-    .filter((o) => o.kind !== 'Pod' && o.metadata.name !== names.gatherBinding && o.metadata.name !== names.gatherTokenSecret);
+  const desired = (renderReport(report, { cookieSecret: Buffer.from(cookie.data.session_secret!, 'base64').toString(), gathering: false }) as unknown as KubeObject[])
+    .filter((o) => o.kind !== 'Pod');
 
   const strategies: Record<string, () => Promise<void>> = {
     'GET + subset check (ours)': async () => void (await applyStage(client, desired, { fieldManager: FIELD_MANAGER })),

@@ -5,6 +5,7 @@ import { annotateAll } from './annotate.js';
 import { MustGatherReportCrd } from './crd.js';
 import { DEFAULT_IMAGES, IMAGE_ENV, type OperatorImages } from './operator-config.js';
 import { API_GROUP, PLURAL } from './report-api.js';
+import { GATHER_SERVICE_ACCOUNT } from './report-identity.js';
 
 /** Props of {@link InstallChart}. */
 export interface InstallChartProps extends ChartProps {
@@ -54,6 +55,8 @@ export const OPERATOR_RULES: k8s.PolicyRule[] = [
   // Secrets: the reports' and, in its own namespace, its serving CA. ConfigMaps: the client CA handed to each report.
   { apiGroups: [''], resources: ['namespaces', 'persistentvolumeclaims', 'services', 'serviceaccounts', 'secrets', 'configmaps'], verbs: CRUD },
   { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  // Tokens of the reports' gather service accounts only (TokenRequest: the name is in the request's path).
+  { apiGroups: [''], resources: ['serviceaccounts/token'], verbs: ['create'], resourceNames: [GATHER_SERVICE_ACCOUNT] },
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: CRUD },
   { apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: CRUD },

@@ -2,7 +2,7 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
-import { GatherAccess } from './gather-access.js';
+import { GatherAccess, type GatherToken } from './gather-access.js';
 import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from './operator-config.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
 import { ProxyAccess } from './proxy-access.js';
@@ -76,11 +76,17 @@ export interface ReportChartProps extends ChartProps {
    */
   readonly images?: OperatorImages;
   /**
-   * Where the report is in its life: while it gathers, the gather service account's cluster-admin binding and token
-   * exist; once every gather has finished (or the report ended before), the chart holds neither.
+   * Where the report is in its life: while it gathers, the gather service account, its cluster-admin binding and its
+   * token exist; once every gather has finished (or the report ended before), the chart holds none of them.
    * @default true
    */
   readonly gathering?: boolean;
+  /**
+   * The gather service account's token, while gathering: a runtime object like the cookie secret. The operator
+   * requests it once the service account exists, so its first render of a report has none.
+   * @default - no token Secret
+   */
+  readonly gatherToken?: GatherToken;
 }
 
 /** An object whose content only the operator may make, when it creates the report: random, or a private key. */
@@ -95,9 +101,12 @@ export interface RuntimeObject {
 /** The report's {@link RuntimeObject}s on a platform: what `runtimeObjects: 'omit'` leaves out. */
 export function runtimeObjects(report: MustGatherReport, platform: Platform = 'openshift'): RuntimeObject[] {
   const names = reportObjectNames(report.metadata);
-  return platform === 'openshift'
-    ? [{ kind: 'Secret', namespace: names.namespace, name: names.proxyCookieSecret, reason: 'oauth-proxy\'s session cookie secret, random per report' }]
-    : [{ kind: 'Secret', namespace: names.namespace, name: names.servingCertSecret, reason: 'the file server\'s private key and certificate, issued by the operator\'s CA' }];
+  return [
+    { kind: 'Secret', namespace: names.namespace, name: names.gatherTokenSecret, reason: 'the gather service account\'s token (cluster-admin while gathering), requested by the operator' },
+    platform === 'openshift'
+      ? { kind: 'Secret', namespace: names.namespace, name: names.proxyCookieSecret, reason: 'oauth-proxy\'s session cookie secret, random per report' }
+      : { kind: 'Secret', namespace: names.namespace, name: names.servingCertSecret, reason: 'the file server\'s private key and certificate, issued by the operator\'s CA' },
+  ];
 }
 
 /** The pod's own labels on top of the report's: the Service and NetworkPolicy select the pod by them. */
@@ -139,6 +148,7 @@ export class ReportChart extends Chart {
       tokenSecretName: names.gatherTokenSecret,
       bindingName: names.gatherBinding,
       gathering: props.gathering ?? true,
+      ...(render && props.gatherToken ? { token: props.gatherToken } : {}),
     });
     const server = new ServerAccess(this, 'ServerAccess', {
       namespace,

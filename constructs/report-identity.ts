@@ -74,6 +74,9 @@ export function gatherDirectory(index: number, image: string): string {
   return `${String(index).padStart(2, '0')}-${readable}`;
 }
 
+/** The gather service account's name, in every report's namespace (the operator's token requests name it). */
+export const GATHER_SERVICE_ACCOUNT = 'must-gather-admin';
+
 /** Names of the objects inside a report's namespace, and of those outside it (cluster-scoped, or in the report's own namespace). */
 export function reportObjectNames(report: Identity) {
   const namespace = reportNamespaceName(report);
@@ -81,7 +84,7 @@ export function reportObjectNames(report: Identity) {
     namespace,
     /** Pod, PVC, Service, Route and Ingress share one name: there is one of each. */
     main: 'must-gather',
-    gatherServiceAccount: 'must-gather-admin',
+    gatherServiceAccount: GATHER_SERVICE_ACCOUNT,
     gatherTokenSecret: 'must-gather-admin-token',
     gatherBinding: `${namespace}-admin`,
     /** The pod's service account: the file server's (and oauth-proxy's, on OpenShift). */

@@ -137,8 +137,15 @@ export class ReportPod extends Construct {
         volumes: [
           { name: VOLUMES.data, persistentVolumeClaim: { claimName: props.claimName } },
           {
+            // What a service account token mount holds, with the gather account's token from its Secret.
             name: VOLUMES.gatherToken,
-            secret: { secretName: props.gatherTokenSecret, items: ['token', 'ca.crt', 'namespace'].map((key) => ({ key, path: key })) },
+            projected: {
+              sources: [
+                { secret: { name: props.gatherTokenSecret, items: [{ key: 'token', path: 'token' }] } },
+                { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+                { downwardApi: { items: [{ path: 'namespace', fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } }] } },
+              ],
+            },
           },
           {
             name: VOLUMES.serverToken,

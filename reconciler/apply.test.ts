@@ -158,4 +158,21 @@ describe('applyStaged', () => {
     expect(result.waitingFor).toBeUndefined();
     expect(writes).toEqual(['apply Secret/token', 'create Pod/pod']);
   });
+
+  it('makes a stage\'s objects only once the stages before it are applied and its precondition holds', async () => {
+    const { client, writes } = recorder();
+    const made: string[][] = [];
+    const lazy = (name: string) => async (applied: ReadonlyMap<string, KubeObject>) => {
+      made.push([...applied.keys()]);
+      return [object('Secret', name)];
+    };
+    const result = await applyStaged(client, [
+      { objects: [object('ServiceAccount', 'sa')] },
+      { objects: lazy('token') },
+      { objects: lazy('never'), waitsFor: () => 'something' },
+    ], { fieldManager: 'test', live: () => undefined });
+    expect(made).toEqual([['ServiceAccount/ns/sa']]);
+    expect(writes).toEqual(['apply ServiceAccount/sa', 'apply Secret/token']);
+    expect(result.waitingFor).toBe('something');
+  });
 });

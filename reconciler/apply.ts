@@ -74,7 +74,11 @@ export function stages(objects: readonly KubeObject[]): KubeObject[][] {
 
 /** A stage of {@link applyStaged}: objects applied together, once what they need is in place. */
 export interface Stage {
-  readonly objects: readonly KubeObject[];
+  /**
+   * The objects; or how to make them, once the stages before are applied and this stage's precondition holds (a
+   * service account's token can only be requested once the account exists).
+   */
+  readonly objects: readonly KubeObject[] | ((applied: ReadonlyMap<string, KubeObject>) => readonly KubeObject[] | Promise<readonly KubeObject[]>);
   /**
    * What must hold before the stage is applied, given the live state of every object applied so far (by
    * `Kind/namespace/name`): undefined when it holds, else what the stage waits for, in words ("Secret/ns/name to
@@ -101,7 +105,8 @@ export async function applyStaged(client: KubeClient, plan: readonly Stage[], op
   for (const stage of plan) {
     const waitingFor = await stage.waitsFor?.(applied);
     if (waitingFor) return { changes, waitingFor };
-    for (const entry of await applyStage(client, stage.objects, options)) {
+    const objects = typeof stage.objects === 'function' ? await stage.objects(applied) : stage.objects;
+    for (const entry of await applyStage(client, objects, options)) {
       changes.push(entry);
       if (entry.live) applied.set(entry.subject, entry.live);
     }

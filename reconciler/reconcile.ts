@@ -11,17 +11,19 @@ import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from '../constructs/operator-config.js';
-import { type MustGatherReport, ReportValidationError, validateSpec } from '../constructs/report-api.js';
+import { type MustGatherReport, ReportValidationError, resolveSpec, validateSpec } from '../constructs/report-api.js';
+import type { GatherToken } from '../constructs/gather-access.js';
 import { isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, type RenderReportOptions, renderReport } from '../constructs/render.js';
-import { applyStaged, type ChangeSetEntry, type Stage, stages, type WriteObserver } from './apply.js';
+import { applyStaged, type ChangeSetEntry, type Stage, stageOf, type WriteObserver } from './apply.js';
+import { currentToken, gatherTokenSeconds, renewalDue, requestGatherToken } from './gather-token.js';
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
-import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
+import { type ObjectRef, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
@@ -31,12 +33,6 @@ import { type ClaimView, computeStatus, type Observed, type PodView, type RouteV
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
-
-/**
- * How long a new report may go without a status while its pod waits for the gather token: creationTimestamp has
- * whole seconds, so a report may look up to a second older than it is.
- */
-const FIRST_STATUS_GRACE_MS = 2_000;
 
 /** How long a report that cannot start (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
@@ -275,36 +271,43 @@ export class Reconciler {
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
     const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
-    const desired = this.render(key, cached, {
+    const renderOptions: RenderReportOptions = {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
-    });
-
-    const tokenRef = refString(inNamespace('Secret', names.gatherTokenSecret));
-    const plan: Stage[] = stages(desired).map((objects) => objects.some((object) => object.kind === 'Pod')
-      ? {
-        objects,
-        waitsFor: (applied) => {
-          if (pod) return undefined; // create-only: it stays as it is
-          // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
-          if (!gathering) return 'nothing: the report ended before its pod ran';
-          // The pod mounts the gather token by key; creating it before the token is issued would stall the kubelet.
-          // The token controller's write to the Secret comes through its watch and brings the report back.
-          return secretValue(applied.get(tokenRef), 'token') ? undefined : `${tokenRef} to hold the gather token`;
+    };
+    const renderWith = (gatherToken: GatherToken | undefined) => this.render(key, cached, { ...renderOptions, ...(gatherToken ? { gatherToken } : {}) });
+    let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
+    let desired = renderWith(token);
+    const inStage = (stage: number) => desired.filter((object) => stageOf(object) === stage);
+    const plan: Stage[] = [
+      { objects: inStage(0) },
+      // No stage after the first before the finalizer is in place.
+      { objects: inStage(1), waitsFor: async () => ((await finalized) ? undefined : 'the report, deleted meanwhile') },
+      {
+        // The gather token (new, or renewed) for the service account the stage before made: then the chart holds its
+        // Secret, which is applied before the pod that mounts it.
+        objects: async () => {
+          if (gathering && !token) {
+            const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
+            token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), gatherImages(cached.spec).length, this.startTimeoutMs), this.now);
+            desired = renderWith(token);
+          }
+          return inStage(2);
         },
-      }
-      : { objects });
-    const second = plan[1];
-    if (second) plan[1] = { ...second, waitsFor: async (applied) => ((await finalized) ? second.waitsFor?.(applied) : 'the report, deleted meanwhile') };
+      },
+      {
+        objects: () => inStage(3),
+        // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
+        waitsFor: () => (pod || gathering ? undefined : 'nothing: the report ended before its pod ran'),
+      },
+    ];
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;
-    let waitingFor: string | undefined;
     try {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
-      waitingFor = staged.waitingFor;
       changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
       applyError = err as Error;
@@ -327,10 +330,6 @@ export class Reconciler {
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
     });
-    // A new report whose pod waits for its gather token only (the token controller answers within milliseconds) gets
-    // its first status with its pod: one write instead of two; unless the wait drags on.
-    const age = now.getTime() - Date.parse(report.metadata.creationTimestamp ?? '');
-    if (!report.status && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
     await this.writeStatus(key, report, result);
     this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
@@ -343,7 +342,8 @@ export class Reconciler {
       return {};
     }
     // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".
-    const deadlines = [result.startDeadline, result.expiresAt].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
+    const renewal = gathering && token ? new Date(renewalDue(token)) : undefined;
+    const deadlines = [result.startDeadline, result.expiresAt, renewal].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
     const requeueAfter = Math.min(...deadlines);
     return Number.isFinite(requeueAfter) ? { requeueAfter: Math.max(requeueAfter, 1) } : {};
   }

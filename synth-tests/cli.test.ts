@@ -23,7 +23,7 @@ describe('mustgather synth', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const kinds = parseAllDocuments(stdout).map((d: any) => d.toJS().kind);
-    expect(kinds).toEqual(expect.arrayContaining(['Namespace', 'PersistentVolumeClaim', 'Pod', 'Service', 'Route', 'ServiceAccount', 'ClusterRoleBinding', 'Secret']));
+    expect(kinds).toEqual(expect.arrayContaining(['Namespace', 'PersistentVolumeClaim', 'Pod', 'Service', 'Route', 'ServiceAccount', 'ClusterRoleBinding']));
     const pod = parseAllDocuments(stdout).map((d: any) => d.toJS()).find((m) => m.kind === 'Pod');
     expect(pod.spec.initContainers.map((c: any) => c.name)).toEqual(['gather-1', 'gather-2', 'archive']);
     expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['file-server', 'oauth-proxy']);
@@ -39,14 +39,18 @@ describe('mustgather synth', () => {
     const objects = documents.map((d: any) => d.toJS());
     expect(objects.every((o) => typeof o.kind === 'string')).toBe(true);
     const omitted = platform === 'openshift' ? 'must-gather-proxy-cookie' : 'must-gather-tls';
-    expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual(['must-gather-admin-token']);
-    expect(first.stdout).not.toMatch(/session_secret:|tls\.key:|PRIVATE KEY/);
+    // Every Secret of a report is the operator's to make: the gather token, and the cookie secret or serving key.
+    expect(objects.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(first.stdout).not.toMatch(/session_secret:|tls\.key:|PRIVATE KEY|^ +token: /m);
     const comment = first.stdout.split('\n').filter((line) => line.startsWith('#'));
     expect(comment[0]).toMatch(/^# Left out: made by the operator/);
-    expect(comment.some((line) => line.startsWith(`#   Secret must-gather-default-example-`) && line.includes(`/${omitted}: `))).toBe(true);
-    // The pod still refers to the omitted Secret: it is left out, not renamed.
+    for (const name of [omitted, 'must-gather-admin-token']) {
+      expect(comment.some((line) => line.startsWith(`#   Secret must-gather-default-example-`) && line.includes(`/${name}: `)), name).toBe(true);
+    }
+    // The pod still refers to the omitted Secrets: they are left out, not renamed.
     const pod = objects.find((o) => o.kind === 'Pod');
     expect(pod.spec.volumes.map((v: any) => v.secret?.secretName)).toContain(omitted);
+    expect(pod.spec.volumes.flatMap((v: any) => v.projected?.sources.map((s: any) => s.secret?.name) ?? [])).toContain('must-gather-admin-token');
   });
 
   it('reads the report from standard input and writes files with -o', () => {

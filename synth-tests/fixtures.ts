@@ -61,8 +61,11 @@ export const SERVING_CERT = {
 /** A fixed client CA bundle. */
 export const CLIENT_CA = '-----BEGIN CERTIFICATE-----\nZml4dHVyZSBjbGllbnQgQ0E=\n-----END CERTIFICATE-----\n';
 
+/** A fixed gather token (the chart never parses it). */
+export const GATHER_TOKEN = { token: 'fixture.gather.token', issuedAt: '2025-01-31T08:00:00Z', expiresAt: '2025-01-31T09:00:00Z' } as const;
+
 /** The chart inputs of each platform profile, fixed. */
 export const PROFILES = {
-  openshift: { platform: 'openshift', cookieSecret: COOKIE_SECRET, clientCa: CLIENT_CA },
-  kubernetes: { platform: 'kubernetes', servingCertificate: SERVING_CERT, clientCa: CLIENT_CA },
+  openshift: { platform: 'openshift', cookieSecret: COOKIE_SECRET, clientCa: CLIENT_CA, gatherToken: GATHER_TOKEN },
+  kubernetes: { platform: 'kubernetes', servingCertificate: SERVING_CERT, clientCa: CLIENT_CA, gatherToken: GATHER_TOKEN },
 } as const;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
-import { LABELS, REPORT_ANNOTATION, reportNamespaceName } from '../constructs/report-identity.js';
+import { LABELS, REPORT_ANNOTATION, reportNamespaceName, reportObjectNames } from '../constructs/report-identity.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { formatDownloadAccess, PATHS, PORTS } from '../constructs/pod-contract.js';
 import { COOKIE_SECRET, LONGEST_NAME, PROFILES, report, REPORTS } from './fixtures.js';
@@ -139,9 +139,12 @@ describe.each(CASES)('report chart for %s', (_, input, profile) => {
     ]);
     expect(byKind(manifests, 'Role').map((r) => r.rules)).toEqual([[{ apiGroups: [''], resources: ['events'], verbs: ['create'] }]]);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
-    const [tokenSecret] = byKind(manifests, 'Secret').filter((s) => s.type === 'kubernetes.io/service-account-token');
-    expect(tokenSecret.metadata.annotations['kubernetes.io/service-account.name']).toBe(gatherAccount);
-    const tokenVolume = pod.spec.volumes.find((v: Any) => v.secret?.secretName === tokenSecret.metadata.name).name;
+    // The gather account's token: in its Secret (the operator requests it), mounted into the gathers alone.
+    const { gatherTokenSecret, gatherServiceAccount } = reportObjectNames(input.metadata);
+    expect(gatherAccount).toBe(gatherServiceAccount);
+    const [tokenSecret] = byKind(manifests, 'Secret').filter((s) => s.metadata.name === gatherTokenSecret);
+    expect(Buffer.from(tokenSecret.data.token, 'base64').toString()).toBe(profile.gatherToken.token);
+    const tokenVolume = pod.spec.volumes.find((v: Any) => v.projected?.sources.some((s: Any) => s.secret?.name === tokenSecret.metadata.name)).name;
     const holders = allContainers.filter((c) => c.volumeMounts?.some((m: Any) => m.name === tokenVolume)).map((c) => c.name);
     expect(holders).toEqual(gathers.map((c) => c.name));
   });
@@ -191,7 +194,7 @@ describe.each(CASES)('report chart for %s', (_, input, profile) => {
       for (const key of openshiftOnly) expect(m.metadata.annotations?.[key], `${m.kind}/${m.metadata.name}`).toBeUndefined();
     }
     const secrets = byKind(manifests, 'Secret');
-    expect(secrets.map((x) => x.type).sort()).toEqual(['kubernetes.io/service-account-token', 'kubernetes.io/tls']);
+    expect(secrets.map((x) => x.type).sort()).toEqual(['Opaque', 'kubernetes.io/tls']);
     const [service] = byKind(manifests, 'Service');
     expect(service.spec.ports).toEqual([{ name: 'https', port: PORTS.service, targetPort: PORTS.fileServerName, protocol: 'TCP' }]);
     const tls = secrets.find((x) => x.type === 'kubernetes.io/tls');

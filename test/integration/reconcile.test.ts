@@ -9,7 +9,8 @@ import { PORTS } from '../../constructs/pod-contract.js';
 import type { MustGatherReport } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
 import { ReportCache } from '../../reconciler/cache.js';
-import type { KubeClient } from '../../kube/client.js';
+import type { KubeClient, KubeObject } from '../../kube/client.js';
+import { tokenOf } from '../../reconciler/gather-token.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
 import { SERVING_CA_SECRET } from '../../reconciler/serving-ca.js';
 import { sweepOrphans } from '../../reconciler/ownership.js';
@@ -62,6 +63,14 @@ async function converge(key: string, until: (report: MustGatherReport | undefine
   }, what, 30_000, 100) as Promise<MustGatherReport | undefined>;
 }
 
+/** Whom the API server takes a bearer token for (a TokenReview), or undefined when it refuses it. */
+async function tokenUser(token: string): Promise<string | undefined> {
+  const review = await admin.request<{ status: { authenticated?: boolean; user?: { username?: string } } }>('POST', '/apis/authentication.k8s.io/v1/tokenreviews', {
+    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token } },
+  });
+  return review.status.authenticated ? review.status.user?.username : undefined;
+}
+
 const ready = (report: MustGatherReport | undefined) => report?.status?.conditions?.find((c) => c.type === 'Ready');
 const reasonIs = (reason: string) => (report: MustGatherReport | undefined) => ready(report)?.reason === reason;
 
@@ -88,6 +97,14 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     ].sort());
     expect(ready(report)).toMatchObject({ status: 'False', reason: 'Pending' });
     expect(report.status?.namespace).toBe(names.namespace);
+    // The gather token: the operator's TokenRequest for the gather account, lasting the start timeout (10m), every
+    // image's timeout (10m each) and 10m; accepted by the API server as that account while gathering.
+    const tokenSecret = (await admin.get<KubeObject & { data: { token: string } }>({ kind: 'Secret', namespace: names.namespace, name: names.gatherTokenSecret }))!;
+    const gatherToken = tokenOf(tokenSecret)!;
+    const lifetimeMs = Date.parse(gatherToken.expiresAt) - Date.parse(gatherToken.issuedAt);
+    expect(lifetimeMs).toBeGreaterThanOrEqual(40 * 60_000 - 2_000);
+    expect(lifetimeMs).toBeLessThanOrEqual(40 * 60_000 + 2_000);
+    expect(await tokenUser(gatherToken.token)).toBe(`system:serviceaccount:${names.namespace}:${names.gatherServiceAccount}`);
 
     await setPodStatus(admin, names.namespace, podStatus(IMAGES, { running: true }));
     let now = await converge(key, reasonIs('Gathering'), 'Gathering 1 of 2');
@@ -105,7 +122,10 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
       return objects.includes(`ClusterRoleBinding/${names.gatherBinding}`) ? undefined : objects;
     }, 'the gather binding to be deleted');
     expect(remaining).not.toContain(`Secret/${names.gatherTokenSecret}`);
+    expect(remaining).not.toContain(`ServiceAccount/${names.gatherServiceAccount}`);
     expect(remaining).toContain(`ClusterRoleBinding/${names.authDelegatorBinding}`);
+    // Its account deleted, the token is refused, long before it would expire.
+    await eventually(async () => (await tokenUser(gatherToken.token)) === undefined, 'the gather token to be refused');
 
     await setPodStatus(admin, names.namespace, podStatus(IMAGES, { ended: ['Succeeded', 'Succeeded'], archive: 'done', serving: true }));
     await converge(key, reasonIs('ServerNotReady'), 'waiting for the router');

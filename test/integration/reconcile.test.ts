@@ -194,7 +194,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     const lifecycle = (await auditedWrites(OPERATOR_USER)).slice(writesBefore);
     const byVerb = lifecycle.reduce<Record<string, number>>((counts, w) => ({ ...counts, [w.verb]: (counts[w.verb] ?? 0) + 1 }), {});
     console.log(`write requests for one report's whole lifecycle (create -> Ready -> expired -> gone): ${lifecycle.length} ${JSON.stringify(byVerb)}`);
-    // 22 measured: 12 applies, the pod create, status writes and the cleanup deletes. A regression that rewrites on every pass shows here.
+    // 28 measured: 18 patches (applies, finalizer, status), 2 creates (the token request, the pod), 8 deletes. A regression that rewrites on every pass shows here.
     expect(lifecycle.length).toBeLessThanOrEqual(30);
   });
 

@@ -9,7 +9,7 @@ import type { Platform } from '../constructs/pod-contract.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
 import { refOf, refString, RESOURCES, type ResourceType } from '../kube/resources.js';
 import { type ChangeSetEntry, serverMessage, type WriteObserver } from './apply.js';
-import { parseReportKey, type ReportKey } from './report-key.js';
+import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 
 /** The label selector of everything this operator creates for reports. */
 export const OWNED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
@@ -99,20 +99,15 @@ export async function removeReportObjects(client: KubeClient, owned: readonly Ku
  */
 export async function sweepOrphans(client: KubeClient): Promise<ChangeSetEntry[]> {
   const lists = await Promise.all([...OUTSIDE_REPORT_NAMESPACE, RESOURCES.Namespace].map((type) => client.list(type, { labelSelector: OWNED_SELECTOR })));
+  // The reports, listed after what they own: an object listed above belongs to a report made before it, which this
+  // list shows unless it is gone. One paged list, not a GET per report (a thousand of them at every start).
   const owners = new Map<string, string | undefined>();
-  const ownerUidNow = async (key: ReportKey) => {
-    if (!owners.has(key)) {
-      const { namespace, name } = parseReportKey(key)!;
-      const report = await client.get({ kind: RESOURCES.MustGatherReport.kind, namespace, name });
-      owners.set(key, report?.metadata.uid);
-    }
-    return owners.get(key);
-  };
+  await client.list(RESOURCES.MustGatherReport, { each: (report) => void owners.set(reportKey(report), report.metadata.uid) });
   const swept: ChangeSetEntry[] = [];
   for (const object of lists.flatMap((list) => list.items)) {
     const key = ownerKey(object);
     if (!key || object.metadata.deletionTimestamp) continue;
-    if ((await ownerUidNow(key)) === ownerUid(object)) continue;
+    if (owners.get(key) === ownerUid(object)) continue;
     const ref = refOf(object);
     if (await client.delete(ref)) swept.push({ ref, subject: refString(ref), action: 'deleted' });
   }

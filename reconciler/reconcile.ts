@@ -13,7 +13,6 @@ import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } fr
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from '../constructs/operator-config.js';
 import { type MustGatherReport, ReportValidationError, resolveSpec, validateSpec } from '../constructs/report-api.js';
-import type { GatherToken } from '../constructs/gather-access.js';
 import { isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
@@ -273,16 +272,25 @@ export class Reconciler {
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
     const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
-    const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
-    const renderOptions: RenderReportOptions = {
+    // The serving certificate: a live one is checked (cheap); a new one is issued while the first stages are applied
+    // (generating and signing a key is milliseconds of CPU that would otherwise come before the first request).
+    let tls = openshift || !secret ? undefined : await this.servingTls(key as ReportKey, names, secret);
+    const issuing = openshift || tls ? undefined : this.servingTls(key as ReportKey, names, undefined);
+    issuing?.catch(() => undefined); // awaited in the stage that needs it
+    let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
+    const base: RenderReportOptions = {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
-      ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
     };
-    const renderWith = (gatherToken: GatherToken | undefined) => this.render(key, cached, { ...renderOptions, ...(gatherToken ? { gatherToken } : {}) });
-    let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
-    let desired = renderWith(token);
+    const cookieSecret = openshift ? secretValue(secret, 'session_secret') ?? newCookieSecret() : undefined;
+    // Whether every runtime input is at hand: the certificate (Kubernetes profile), and the gather token while gathering.
+    const complete = () => (openshift || tls !== undefined) && (!gathering || token !== undefined);
+    const renderComplete = () => this.render(key, cached, {
+      ...base, ...(openshift ? { cookieSecret } : { servingCertificate: tls!.servingCertificate }), ...(token ? { gatherToken: token } : {}),
+    });
+    // Without them, the first stages (none of which holds a runtime object) come from a render that leaves those out.
+    let desired = complete() ? renderComplete() : this.render(key, cached, { ...base, runtimeObjects: 'omit' });
     const inStage = (stage: number) => desired.filter((object) => stageOf(object) === stage);
     const plan: Stage[] = [
       { objects: inStage(0) },
@@ -292,11 +300,13 @@ export class Reconciler {
         // The gather token (new, or renewed) for the service account the stage before made: then the chart holds its
         // Secret, which is applied before the pod that mounts it.
         objects: async () => {
+          if (complete()) return inStage(2);
           if (gathering && !token) {
             const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
             token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), gatherImages(cached.spec).length, this.startTimeoutMs), this.now);
-            desired = renderWith(token);
           }
+          tls ??= await issuing;
+          desired = renderComplete();
           return inStage(2);
         },
       },
@@ -311,7 +321,8 @@ export class Reconciler {
     try {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
-      changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
+      // Only against the whole chart: one without its runtime objects would have them deleted.
+      if (complete()) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
       applyError = err as Error;
     }

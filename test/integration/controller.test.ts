@@ -144,8 +144,19 @@ describe('controller', () => {
     const child = spawn(process.execPath, [
       '--import', 'tsx', 'bin/mustgather.ts', 'run', '--kubeconfig', user.kubeconfigPath, '--listen', '127.0.0.1:0', '--platform', 'kubernetes',
       '--namespaces', namespace, '--start-timeout', '10s',
-    ], { stdio: 'ignore' });
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
+      // The clock runs from the report's creation: create it once the operator watches (its start takes seconds on a
+      // loaded machine, which would count against the 10 s).
+      let logged = '';
+      await new Promise<void>((resolve, reject) => {
+        child.stderr!.on('data', (chunk: Buffer) => {
+          logged += chunk.toString();
+          if (logged.includes('"controller started"')) resolve();
+        });
+        child.on('exit', (code) => reject(new Error(`the operator exited (${code}): ${logged}`)));
+      });
+      child.stderr!.resume();
       const images = ['quay.io/a/must-gather:v1'];
       const report = await createReport(admin, namespace, 'stuck', { images });
       const created = Date.parse(report.metadata.creationTimestamp!);

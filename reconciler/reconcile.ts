@@ -226,7 +226,8 @@ export class Reconciler {
     const last = this.rendered.get(key as ReportKey);
     if (last?.inputs === inputs) return JSON.parse(inflateRawSync(last.chart).toString('utf8')) as KubeObject[];
     const objects = renderReport(report, options) as KubeObject[];
-    this.rendered.set(key as ReportKey, { inputs, chart: deflateRawSync(JSON.stringify(objects), { level: 1 }) });
+    // A copy of exactly its size: zlib's answer is a view of its 16 KB output chunk, which it would keep alive.
+    this.rendered.set(key as ReportKey, { inputs, chart: Buffer.from(deflateRawSync(JSON.stringify(objects), { level: 1 })) });
     return objects;
   }
 

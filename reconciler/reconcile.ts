@@ -10,9 +10,10 @@ import { isDeepStrictEqual } from 'node:util';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
-import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from '../constructs/operator-config.js';
+import { DEFAULT_IMAGES, type OperatorImages } from '../constructs/operator-config.js';
+import type { ClusterFacts } from '../constructs/pod-contract.js';
 import { type MustGatherReport, ReportValidationError, validateSpec } from '../constructs/report-api.js';
-import { isWarningReason } from '../constructs/ready-reasons.js';
+import { isTerminalReason, isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, type RenderReportOptions, renderReport } from '../constructs/render.js';
@@ -25,7 +26,10 @@ import { type ObjectRef, refString, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
-import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
+import { type ClaimView, computeStatus, type Observed, podGatherImages, type PodView, type RouteView, type StatusResult } from './status.js';
+import { ClusterFactsReader } from './cluster-facts.js';
+import { ClusterReads } from './cluster-reads.js';
+import { ImageResolver, type ResolutionFailure } from './image-resolution.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
@@ -37,6 +41,9 @@ export const FIELD_MANAGER = 'mustgather-operator';
  * whole seconds, so a report may look up to a second older than it is.
  */
 const FIRST_STATUS_GRACE_MS = 2_000;
+
+/** How soon a report whose images cannot be resolved yet tries again: a quarter of its age, within these bounds. */
+const RESOLUTION_RETRY_MS = { min: 1_000, max: 60_000 } as const;
 
 /** How long a report that cannot start (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
@@ -87,6 +94,16 @@ export interface ReconcilerOptions {
    */
   readonly startTimeoutMs?: number;
   /**
+   * The default must-gather image where the cluster has no `openshift/must-gather:latest` image stream tag.
+   * @default DEFAULT_GATHER_IMAGE
+   */
+  readonly defaultGatherImage?: string;
+  /**
+   * Registries or repository prefixes every image a report runs must come from (`--allowed-registries`).
+   * @default - any
+   */
+  readonly allowedRegistries?: readonly string[];
+  /**
    * The clock, for tests of deadlines.
    * @default () => new Date()
    */
@@ -136,6 +153,9 @@ export class Reconciler {
    * times (every watch event of what it owns), its inputs rarely change, and a render costs milliseconds of CPU.
    */
   private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly objects: KubeObject[] }>();
+  /** Resolves a starting report's images, and reads what it tells of the cluster: reads only reports that start pay for. */
+  private readonly resolver: ImageResolver;
+  private readonly clusterFacts: ClusterFactsReader;
   /** Each report's serving certificate last found good, until its renewal time. */
   private readonly goodCertificates = new Map<ReportKey, { readonly cert: string; readonly key: string; readonly hostnames: string; readonly renewAt: number }>();
 
@@ -147,6 +167,12 @@ export class Reconciler {
     this.pollAfterMs = options.pollAfterMs ?? 1000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.cache = options.cache ?? new ReportCache({ client: options.client, platform: this.platform });
+    const reads = new ClusterReads(options.client);
+    this.resolver = new ImageResolver(reads, {
+      ...(options.defaultGatherImage ? { defaultImage: options.defaultGatherImage } : {}),
+      ...(options.allowedRegistries ? { allowedRegistries: options.allowedRegistries } : {}),
+    });
+    this.clusterFacts = new ClusterFactsReader(reads);
   }
 
   /** The cache, synced; one of its own is started the first time. */
@@ -271,12 +297,15 @@ export class Reconciler {
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
     const openshift = this.platform === 'openshift';
     const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
+    const chosen = await this.chosenImages(cached, pod, now);
+    if (!('images' in chosen)) return this.unresolved(key, finalized, chosen.failure);
+    const { images, cluster } = chosen;
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
+    const gathering = !this.status({ report: cached, images, ...(pod ? { pod } : {}), now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
     const desired = this.render(key, cached, {
-      platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
+      platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering, gatherImages: images, ...(cluster ? { clusterFacts: cluster } : {}),
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       ...(openshift ? { cookieSecret: secretValue(secret, 'session_secret') ?? newCookieSecret() } : { servingCertificate: tls!.servingCertificate }),
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
@@ -290,6 +319,8 @@ export class Reconciler {
           if (pod) return undefined; // create-only: it stays as it is
           // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
           if (!gathering) return 'nothing: the report ended before its pod ran';
+          // A report never runs images its status does not show: the status write below brings the report back.
+          if (!chosen.recorded) return 'the resolved images to be recorded in status.images';
           // The pod mounts the gather token by key; creating it before the token is issued would stall the kubelet.
           // The token controller's write to the Secret comes through its watch and brings the report back.
           return secretValue(applied.get(tokenRef), 'token') ? undefined : `${tokenRef} to hold the gather token`;
@@ -322,7 +353,7 @@ export class Reconciler {
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({
-      report, now,
+      report, now, images, ...(cluster ? { cluster } : {}),
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
@@ -330,16 +361,62 @@ export class Reconciler {
     // A new report whose pod waits for its gather token only (the token controller answers within milliseconds) gets
     // its first status with its pod: one write instead of two; unless the wait drags on.
     const age = now.getTime() - Date.parse(report.metadata.creationTimestamp ?? '');
-    if (!report.status && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
+    if (!report.status && chosen.recorded && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
     await this.writeStatus(key, report, result);
+    if (chosen.notes) void this.options.events?.record(report, 'Normal', 'ImagesResolved', `Gathering with ${images.length} image${images.length === 1 ? '' : 's'}: ${images.join(', ')} (${chosen.notes.join('; ')}).`);
     this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
+    return this.followUp(key, report, result);
+  }
 
+  /**
+   * The images a report runs and what it saw of the cluster: resolved once, before anything runs (reads only a
+   * starting report pays for), then read back from status.images, so the report runs the same images all its life and
+   * the chart stays a pure function of its inputs. A pod without recorded images (made by an earlier operator
+   * version) runs what its spec says; a report that ended before its images were resolved resolves nothing.
+   */
+  private async chosenImages(report: MustGatherReport, pod: PodView | undefined, now: Date): Promise<
+    { readonly images: readonly string[]; readonly cluster?: ClusterFacts; readonly recorded: boolean; readonly notes?: string[] } | { readonly failure?: ResolutionFailure['failure'] }
+  > {
+    const cluster = report.status?.cluster;
+    const recorded = report.status?.images;
+    if (recorded?.length) return { images: recorded, ...(cluster ? { cluster } : {}), recorded: true };
+    const running = pod ? podGatherImages(pod) : [];
+    if (running.length > 0) return { images: running, ...(cluster ? { cluster } : {}), recorded: false };
+    const ready = report.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready && isTerminalReason(ready.reason)) return {};
+    const [resolution, facts] = await Promise.all([this.resolver.resolve(report.spec), this.clusterFacts.read(now)]);
+    if ('failure' in resolution) return resolution;
+    return { images: resolution.images, cluster: facts, recorded: false, notes: resolution.notes };
+  }
+
+  /**
+   * A report without images to run: its status says why, and resolution is tried again, sooner for a young report,
+   * until the start timeout ends it. A report's own trouble (a misspelt image stream) is not the operator failing, so
+   * this is a requeue, not an error for the queue's backoff (which makes the operator Degraded).
+   */
+  private async unresolved(key: string, finalized: Promise<MustGatherReport | undefined>, failure: ResolutionFailure['failure'] | undefined): Promise<ReconcileResult> {
+    const report = await finalized;
+    if (!report) return {};
+    // A report that ended before its images were resolved keeps its terminal reason (status keeps terminal ones).
+    const result = this.status({ report, now: this.now(), imageResolution: failure ?? { reason: 'ImageResolutionFailed', message: '' } });
+    await this.writeStatus(key, report, result);
+    this.recordTransitions(report, result, []);
+    if (result.finished) return this.followUp(key, report, result);
+    const now = this.now().getTime();
+    const created = Date.parse(report.metadata.creationTimestamp ?? '') || now;
+    const retryIn = Math.min(Math.max((now - created) / 4, RESOLUTION_RETRY_MS.min), RESOLUTION_RETRY_MS.max);
+    const deadline = this.startTimeoutMs > 0 ? created + this.startTimeoutMs - now : Infinity;
+    return { requeueAfter: Math.max(1, Math.min(retryIn, deadline)) };
+  }
+
+  /** After the status is written: an expired report is deleted; otherwise when to look again (the next deadline). */
+  private async followUp(key: string, report: MustGatherReport, result: StatusResult): Promise<ReconcileResult> {
     if (result.expiresAt && result.expiresAt.getTime() <= this.now().getTime()) {
       void this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
-      const ref = { kind: RESOURCES.MustGatherReport.kind, namespace, name };
+      const ref = reportRef(report);
       await this.client.delete(ref, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
-      onWrite(ref, report as MustGatherReport & KubeObject, undefined);
+      this.writesFor(key)(ref, report as MustGatherReport & KubeObject, undefined);
       return {};
     }
     // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".
@@ -407,9 +484,9 @@ export class Reconciler {
       void events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
     }
     for (const gather of result.status.gathers ?? []) {
-      if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}).`);
+      if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${result.status.gathers!.length}).`);
       if (gather.state === 'Failed' || gather.state === 'TimedOut' || gather.state === 'VolumeFull') {
-        void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}): ${gather.message ?? gather.state}`);
+        void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${result.status.gathers!.length}): ${gather.message ?? gather.state}`);
       }
     }
     if (changes.some((c) => c.action === 'deleted' && c.ref.kind === 'ClusterRoleBinding')) {

@@ -195,6 +195,11 @@ export interface ImageResolverOptions {
    */
   readonly defaultImage?: string;
   /**
+   * The image stream tag of the default image.
+   * @default DEFAULT_GATHER_IMAGE_STREAM
+   */
+  readonly defaultImageStream?: string;
+  /**
    * Registries or repository prefixes every resolved image must come from.
    * @default - any
    */
@@ -208,9 +213,12 @@ const errorText = (err: unknown) => (err instanceof Error ? err.message : String
 /** The reads of resolution: GETs of image streams, LISTs of annotated operators; only for reports that need them. */
 export class ImageResolver {
   private readonly defaultImage: string;
+  private readonly defaultStream: string;
 
   constructor(private readonly reads: ClusterReads, private readonly options: ImageResolverOptions = {}) {
     this.defaultImage = options.defaultImage ?? DEFAULT_GATHER_IMAGE;
+    this.defaultStream = options.defaultImageStream ?? DEFAULT_GATHER_IMAGE_STREAM;
+    if (!parseImageStreamTag(this.defaultStream)) throw new Error(`default image stream "${this.defaultStream}" is not namespace/name:tag`);
   }
 
   /** The images a report with `spec` runs, or why not. Never throws: a failed read is a failure to retry. */
@@ -221,7 +229,7 @@ export class ImageResolver {
       if (runsDefaultImage(spec)) {
         const fromStream = await this.defaultFromStream();
         defaultImage = fromStream ?? this.defaultImage;
-        notes.push(fromStream ? `the default image from image stream ${DEFAULT_GATHER_IMAGE_STREAM}` : `the default image ${this.defaultImage} (no image stream ${DEFAULT_GATHER_IMAGE_STREAM} here)`);
+        notes.push(fromStream ? `the default image from image stream ${this.defaultStream}` : `the default image ${this.defaultImage} (no image stream ${this.defaultStream} here)`);
       }
       const streamImages: string[] = [];
       for (const text of spec.imageStreams ?? []) {
@@ -242,10 +250,10 @@ export class ImageResolver {
     }
   }
 
-  /** `openshift/must-gather:latest`'s image, or undefined where image streams, that stream or that tag's image are not there. */
+  /** The default stream tag's image, or undefined where image streams, that stream or that tag's image are not there. */
   private async defaultFromStream(): Promise<string | undefined> {
     if (!(await this.reads.served(RESOURCES.ImageStream))) return undefined;
-    const { namespace, name, tag } = parseImageStreamTag(DEFAULT_GATHER_IMAGE_STREAM)!;
+    const { namespace, name, tag } = parseImageStreamTag(this.defaultStream)!;
     const stream = await this.stream(namespace, name);
     if (!stream) return undefined;
     const result = resolveImageStreamTag(stream, tag);

@@ -28,7 +28,7 @@ import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, podGatherImages, type PodView, type RouteView, type StatusResult } from './status.js';
 import { ClusterFactsReader } from './cluster-facts.js';
-import { ClusterReads } from './cluster-reads.js';
+import { CLUSTER_READS_TTL_MS, ClusterReads } from './cluster-reads.js';
 import { ImageResolver, type ResolutionFailure } from './image-resolution.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
@@ -99,6 +99,11 @@ export interface ReconcilerOptions {
    */
   readonly defaultGatherImage?: string;
   /**
+   * The image stream tag whose image is the default must-gather image where it exists.
+   * @default DEFAULT_GATHER_IMAGE_STREAM
+   */
+  readonly defaultGatherImageStream?: string;
+  /**
    * Registries or repository prefixes every image a report runs must come from (`--allowed-registries`).
    * @default - any
    */
@@ -167,9 +172,10 @@ export class Reconciler {
     this.pollAfterMs = options.pollAfterMs ?? 1000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.cache = options.cache ?? new ReportCache({ client: options.client, platform: this.platform });
-    const reads = new ClusterReads(options.client);
+    const reads = new ClusterReads(options.client, CLUSTER_READS_TTL_MS, () => this.now().getTime());
     this.resolver = new ImageResolver(reads, {
       ...(options.defaultGatherImage ? { defaultImage: options.defaultGatherImage } : {}),
+      ...(options.defaultGatherImageStream ? { defaultImageStream: options.defaultGatherImageStream } : {}),
       ...(options.allowedRegistries ? { allowedRegistries: options.allowedRegistries } : {}),
     });
     this.clusterFacts = new ClusterFactsReader(reads);

@@ -88,6 +88,8 @@ describe('the MustGatherReport CRD on a real API server', () => {
     ['deleteAfter "soon"', { images: ok, deleteAfter: 'soon' }, 'spec.deleteAfter: Invalid value: "soon": must be a duration such as 30s, 10m or 1h30m'],
     ['a negative deleteAfter', { images: ok, deleteAfter: '-5m' }, 'spec.deleteAfter: Invalid value: "-5m": must be a duration such as'],
     ['a huge deleteAfter', { images: ok, deleteAfter: '100000h' }, 'spec.deleteAfter: Invalid value: "100000h": must be between 1m and 720h'],
+    ['a timeout below 10s', { images: ok, timeout: '5s' }, 'spec.timeout: Invalid value: "5s": must be between 10s and 24h'],
+    ['a since of 0s', { images: ok, since: '0s' }, 'spec.since: Invalid value: "0s": must be between 1s and 8760h'],
     ['volumePercentage 0', { images: ok, volumePercentage: 0 }, 'spec.volumePercentage: Invalid value: 0: spec.volumePercentage in body should be greater than or equal to 1'],
     ['volumePercentage 101', { images: ok, volumePercentage: 101 }, 'spec.volumePercentage: Invalid value: 101: spec.volumePercentage in body should be less than or equal to 100'],
     ['an unknown field', { images: ok, imagez: ['x'] }, 'unknown field "spec.imagez"'],

@@ -244,6 +244,7 @@ export class ImageResolver {
         annotated = found.images;
         notes.push(annotated.length > 0 ? `allImages: ${annotated.map((a) => `${a.image} from ${a.source}`).join(', ')}` : 'allImages: no operator names a must-gather image');
       }
+      if (streamImages.length > 0) notes.push(`image streams: ${spec.imageStreams!.map((text, i) => `${text} is ${streamImages[i]}`).join(', ')}`);
       return checkedImages(imageList({ ...(defaultImage ? { defaultImage } : {}), ...(spec.images ? { images: spec.images } : {}), streamImages, annotated }), notes, this.options.allowedRegistries);
     } catch (err) {
       return retry(`Cannot resolve the images: ${errorText(err)}.`);

@@ -369,7 +369,8 @@ export class Reconciler {
     const age = now.getTime() - Date.parse(report.metadata.creationTimestamp ?? '');
     if (!report.status && chosen.recorded && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
     await this.writeStatus(key, report, result);
-    if (chosen.notes) void this.options.events?.record(report, 'Normal', 'ImagesResolved', `Gathering with ${images.length} image${images.length === 1 ? '' : 's'}: ${images.join(', ')} (${chosen.notes.join('; ')}).`);
+    // Where the images came from, when more than spec.images decided it (the default image, streams, annotations).
+    if (chosen.notes?.length) void this.options.events?.record(report, 'Normal', 'ImagesResolved', `Gathering with ${images.length} image${images.length === 1 ? '' : 's'}: ${images.join(', ')} (${chosen.notes.join('; ')}).`);
     this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
     return this.followUp(key, report, result);

@@ -9,7 +9,7 @@ import {
   LABEL_KEY_FORMAT_MESSAGE, LABEL_VALUE_FORMAT_MESSAGE, LIMITS, NODE_NAME_FORMAT_MESSAGE, PLURAL, QUANTITY_FORMAT_MESSAGE,
   SINCE_EXCLUSIVE_MESSAGE, SINCE_TIME_FORMAT_MESSAGE, SPEC_IMMUTABLE_MESSAGE,
 } from './report-api.js';
-import { DEFAULT_GATHER_IMAGE } from './operator-config.js';
+import { DEFAULT_GATHER_IMAGE, DEFAULT_GATHER_IMAGE_STREAM } from './operator-config.js';
 import { CLUSTER_FACTS_LIST_LIMIT } from './pod-contract.js';
 
 /** Props of {@link MustGatherReportCrd}. */
@@ -145,7 +145,7 @@ const UNIQUE = (message: string) => ({ rule: 'self.all(i, self.exists_one(j, j =
 const SPEC_PROPERTIES: Record<string, Schema> = {
   images: {
     type: 'array',
-    description: `Must-gather images, run one after the other in this order. At most ${LIMITS.maxImages}, each once. Omitted: the default must-gather image, ${DEFAULT_GATHER_IMAGE}; an empty list is refused.`,
+    description: `Must-gather images, run one after the other in this order. At most ${LIMITS.maxImages}, each once. Omitted: the default must-gather image, the image of the image stream tag ${DEFAULT_GATHER_IMAGE_STREAM} where the cluster has it, else the operator's --default-gather-image (by default ${DEFAULT_GATHER_IMAGE}); an empty list is refused. The images that run are in status.images.`,
     maxItems: LIMITS.maxImages,
     'x-kubernetes-list-type': 'atomic',
     'x-kubernetes-validations': [{ rule: 'self.size() > 0', message: IMAGES_EMPTY_MESSAGE }, UNIQUE(IMAGES_UNIQUE_MESSAGE)],
@@ -158,7 +158,7 @@ const SPEC_PROPERTIES: Record<string, Schema> = {
   },
   allImages: {
     type: 'boolean',
-    description: 'Also gather with every image named by an operators.openshift.io/must-gather-image annotation on the cluster\'s operators (like oc adm must-gather --all-images).',
+    description: 'Also gather with the default image and every image named by an operators.openshift.io/must-gather-image annotation on a ClusterOperator or on a ClusterServiceVersion in its operator\'s own namespace (not OLM\'s copies), like oc adm must-gather --all-images. Resolved once when the report starts; see status.images.',
     default: false,
   },
   imageStreams: {

@@ -15,7 +15,7 @@
  * Pure functions over observed objects (table-tested), then {@link ImageResolver}, the reads. `allImages` runs
  * third-party images with cluster-admin: `--allowed-registries` limits every resolved image to trusted registries.
  */
-import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
+import { DEFAULT_GATHER_IMAGE, DEFAULT_GATHER_IMAGE_STREAM } from '../constructs/operator-config.js';
 import { isImageReference, normalizedRepository } from '../constructs/image-reference.js';
 import { isImageStreamTag } from '../constructs/kube-names.js';
 import type { MustGatherReportSpec } from '../constructs/report-api.js';
@@ -26,8 +26,6 @@ import type { ClusterReads } from './cluster-reads.js';
 
 /** The annotation operators name their must-gather image with (oc adm must-gather --all-images reads it). */
 export const MUST_GATHER_IMAGE_ANNOTATION = 'operators.openshift.io/must-gather-image';
-/** The image stream tag of the cluster's own must-gather image, on OpenShift. */
-export const DEFAULT_GATHER_IMAGE_STREAM = 'openshift/must-gather:latest';
 /** OLM's label on the copies of a ClusterServiceVersion it puts in every namespace the operator watches. */
 export const COPIED_CSV_LABEL = 'olm.copiedFrom';
 /** Most images one report runs: one init container each, in one pod. */

@@ -14,9 +14,9 @@ import { jsonLogger } from '../../reconciler/log.js';
 import { apiRequestObserver, createMetrics } from '../../reconciler/metrics.js';
 import { DEFAULT_START_TIMEOUT_MS } from '../../reconciler/reconcile.js';
 import { formatDuration } from '../../reconciler/status.js';
-import { DEFAULT_GATHER_IMAGE } from '../../constructs/operator-config.js';
+import { DEFAULT_GATHER_IMAGE, DEFAULT_GATHER_IMAGE_STREAM } from '../../constructs/operator-config.js';
 import { isImageReference } from '../../constructs/image-reference.js';
-import { DEFAULT_GATHER_IMAGE_STREAM, isAllowedImage, parseAllowedRegistries } from '../../reconciler/image-resolution.js';
+import { isAllowedImage, parseAllowedRegistries } from '../../reconciler/image-resolution.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather run [options]

@@ -180,7 +180,7 @@ describe('the MustGatherReport CRD on a real API server', () => {
     const explain = (field: string) => run('explain', `mustgatherreport.${field}`).replace(/\s+/g, ' ');
     const explained = explain('spec.images');
     expect(explained).toContain('Must-gather images, run one after the other in this order');
-    expect(explained).toContain('Omitted: the default must-gather image, quay.io/openshift/origin-must-gather:4.20; an empty list is refused.');
+    expect(explained).toContain('Omitted: the default must-gather image, the image of the image stream tag openshift/must-gather:latest where the cluster has it, else the operator\'s --default-gather-image (by default quay.io/openshift/origin-must-gather:4.20)');
     expect(explain('spec.allImages')).toContain('operators.openshift.io/must-gather-image annotation');
     expect(explain('spec.imageStreams')).toContain('Image stream tags, namespace/name:tag');
     expect(explain('spec.command')).toContain('instead of /usr/bin/gather');
@@ -190,6 +190,8 @@ describe('the MustGatherReport CRD on a real API server', () => {
     expect(explain('spec.deleteAfter')).toContain('How long a finished report (Ready, or ended for good) is kept');
     expect(explain('status.finishedAt')).toContain('Set once, never moved');
     expect(explain('status.report_url')).toContain('only cluster admins may download it');
+    expect(explain('status.images')).toContain('resolved once by the operator before anything ran');
+    expect(explain('status.cluster.id')).toContain('the kube-system namespace\'s uid');
   });
 
   it('accepts every manifest `mustgather synth` renders, in a server-side dry run', async () => {

@@ -36,12 +36,6 @@ export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
 
-/**
- * How long a new report may go without a status while its pod waits for the gather token: creationTimestamp has
- * whole seconds, so a report may look up to a second older than it is.
- */
-const FIRST_STATUS_GRACE_MS = 2_000;
-
 /** How soon a report whose images cannot be resolved yet tries again: a quarter of its age, within these bounds. */
 const RESOLUTION_RETRY_MS = { min: 1_000, max: 60_000 } as const;
 
@@ -337,11 +331,9 @@ export class Reconciler {
     if (second) plan[1] = { ...second, waitsFor: async (applied) => ((await finalized) ? second.waitsFor?.(applied) : 'the report, deleted meanwhile') };
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;
-    let waitingFor: string | undefined;
     try {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
-      waitingFor = staged.waitingFor;
       changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
     } catch (err) {
       applyError = err as Error;
@@ -364,10 +356,7 @@ export class Reconciler {
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
     });
-    // A new report whose pod waits for its gather token only (the token controller answers within milliseconds) gets
-    // its first status with its pod: one write instead of two; unless the wait drags on.
-    const age = now.getTime() - Date.parse(report.metadata.creationTimestamp ?? '');
-    if (!report.status && chosen.recorded && waitingFor && !applyError && age < FIRST_STATUS_GRACE_MS) return { requeueAfter: FIRST_STATUS_GRACE_MS - age };
+    // The first status (with status.images) always comes before the pod: a report never runs images it does not show.
     await this.writeStatus(key, report, result);
     // Where the images came from, when more than spec.images decided it (the default image, streams, annotations).
     if (chosen.notes?.length) void this.options.events?.record(report, 'Normal', 'ImagesResolved', `Gathering with ${images.length} image${images.length === 1 ? '' : 's'}: ${images.join(', ')} (${chosen.notes.join('; ')}).`);

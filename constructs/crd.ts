@@ -9,7 +9,8 @@ import {
   LABEL_KEY_FORMAT_MESSAGE, LABEL_VALUE_FORMAT_MESSAGE, LIMITS, NODE_NAME_FORMAT_MESSAGE, PLURAL, QUANTITY_FORMAT_MESSAGE,
   SINCE_EXCLUSIVE_MESSAGE, SINCE_TIME_FORMAT_MESSAGE, SPEC_IMMUTABLE_MESSAGE,
 } from './report-api.js';
-import { DEFAULT_GATHER_IMAGE } from './operator-config.js';
+import { DEFAULT_GATHER_IMAGE, DEFAULT_GATHER_IMAGE_STREAM } from './operator-config.js';
+import { CLUSTER_FACTS_LIST_LIMIT } from './pod-contract.js';
 
 /** Props of {@link MustGatherReportCrd}. */
 export interface MustGatherReportCrdProps {
@@ -74,6 +75,35 @@ const STATUS_SCHEMA: Schema = {
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['type'],
     },
+    images: {
+      type: 'array',
+      description: 'The must-gather images the report runs, in order, resolved once by the operator before anything ran: the default image (or spec.images), the images of spec.imageStreams, and with spec.allImages those named by operators.openshift.io/must-gather-image annotations. The report runs exactly these for its whole life.',
+      items: { type: 'string' },
+      'x-kubernetes-list-type': 'atomic',
+    },
+    cluster: {
+      type: 'object',
+      description: 'What the operator saw of the cluster when the report started gathering; the archive\'s summary file holds the same.',
+      properties: {
+        id: { type: 'string', description: 'OpenShift: the ClusterVersion\'s spec.clusterID. Elsewhere: the kube-system namespace\'s uid.' },
+        version: { type: 'string', description: 'OpenShift: the ClusterVersion\'s desired version. Elsewhere: the API server\'s version.' },
+        versionState: { type: 'string', description: 'OpenShift: stable, installing or updating, in oc adm must-gather\'s words.' },
+        platform: { type: 'string', description: 'OpenShift or Kubernetes, with the infrastructure provider when known.' },
+        kubernetesVersion: { type: 'string', description: 'The API server\'s version.' },
+        observedAt: { type: 'string', format: 'date-time', description: 'When the operator read these facts.' },
+        nodes: {
+          type: 'object',
+          description: `Nodes, and those not Ready (at most ${CLUSTER_FACTS_LIST_LIMIT} listed).`,
+          properties: { total: { type: 'integer' }, notReady: { type: 'array', items: { type: 'string' }, 'x-kubernetes-list-type': 'atomic' } },
+        },
+        clusterOperators: {
+          type: 'object',
+          description: `Cluster operators where the API is served, and those not available, degraded, not upgradeable or progressing (at most ${CLUSTER_FACTS_LIST_LIMIT} listed).`,
+          properties: { total: { type: 'integer' }, notHealthy: { type: 'array', items: { type: 'string' }, 'x-kubernetes-list-type': 'atomic' } },
+        },
+        unreadable: { type: 'array', description: 'Facts that could not be read, and why.', items: { type: 'string' }, 'x-kubernetes-list-type': 'atomic' },
+      },
+    },
     gathers: {
       type: 'array',
       description: 'One entry per image, in order, from the report pod\'s gather containers.',
@@ -81,7 +111,7 @@ const STATUS_SCHEMA: Schema = {
         type: 'object',
         required: ['index', 'image', 'state'],
         properties: {
-          index: { type: 'integer', description: 'Position of the image in spec.images, from 1.' },
+          index: { type: 'integer', description: 'Position of the image in status.images, from 1.' },
           image: { type: 'string', description: 'The image reference.' },
           state: { type: 'string', enum: ['Pending', 'Running', 'Succeeded', 'Failed', 'TimedOut', 'VolumeFull', 'Unknown'], description: 'What became of this gather.' },
           exitCode: { type: 'integer', description: 'Exit code of the gather command.' },
@@ -115,7 +145,7 @@ const UNIQUE = (message: string) => ({ rule: 'self.all(i, self.exists_one(j, j =
 const SPEC_PROPERTIES: Record<string, Schema> = {
   images: {
     type: 'array',
-    description: `Must-gather images, run one after the other in this order. At most ${LIMITS.maxImages}, each once. Omitted: the default must-gather image, ${DEFAULT_GATHER_IMAGE}; an empty list is refused.`,
+    description: `Must-gather images, run one after the other in this order. At most ${LIMITS.maxImages}, each once. Omitted: the default must-gather image, the image of the image stream tag ${DEFAULT_GATHER_IMAGE_STREAM} where the cluster has it, else the operator's --default-gather-image (by default ${DEFAULT_GATHER_IMAGE}); an empty list is refused. The images that run are in status.images.`,
     maxItems: LIMITS.maxImages,
     'x-kubernetes-list-type': 'atomic',
     'x-kubernetes-validations': [{ rule: 'self.size() > 0', message: IMAGES_EMPTY_MESSAGE }, UNIQUE(IMAGES_UNIQUE_MESSAGE)],
@@ -128,7 +158,7 @@ const SPEC_PROPERTIES: Record<string, Schema> = {
   },
   allImages: {
     type: 'boolean',
-    description: 'Also gather with every image named by an operators.openshift.io/must-gather-image annotation on the cluster\'s operators (like oc adm must-gather --all-images).',
+    description: 'Also gather with the default image and every image named by an operators.openshift.io/must-gather-image annotation on a ClusterOperator or on a ClusterServiceVersion in its operator\'s own namespace (not OLM\'s copies), like oc adm must-gather --all-images. Resolved once when the report starts; see status.images.',
     default: false,
   },
   imageStreams: {

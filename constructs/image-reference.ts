@@ -31,3 +31,23 @@ export function defaultPullPolicy(image: string): 'Always' | 'IfNotPresent' {
   const tag = lastPart.includes(':') ? lastPart.slice(lastPart.indexOf(':') + 1) : undefined;
   return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
+
+/**
+ * The repository an image reference names, as the container runtime normalizes it (distribution/reference's
+ * ParseNormalizedNamed): without tag or digest, with the registry `docker.io` when the first component is none
+ * (no ".", no port, not localhost) and `library/` before a single Docker Hub component.
+ */
+export function normalizedRepository(image: string): string {
+  let name = image;
+  const at = name.indexOf('@');
+  if (at >= 0) name = name.slice(0, at);
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  if (colon > lastSlash) name = name.slice(0, colon);
+  const slash = name.indexOf('/');
+  const first = slash < 0 ? '' : name.slice(0, slash);
+  const hasRegistry = first !== '' && (first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('['));
+  const [registry, path] = hasRegistry ? [first, name.slice(slash + 1)] : ['docker.io', name];
+  if (registry === 'docker.io' || registry === 'index.docker.io') return `docker.io/${path.includes('/') ? path : `library/${path}`}`;
+  return `${registry}/${path}`;
+}

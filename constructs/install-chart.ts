@@ -65,6 +65,14 @@ export const OPERATOR_RULES: k8s.PolicyRule[] = [
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] },
   // Its own ClusterOperator only (creating cannot be limited by name; everything else is).
   { apiGroups: ['config.openshift.io'], resources: ['clusteroperators'], verbs: ['create'] },
+  // Read when a report starts (never watched): which images it runs (the default image stream, spec.imageStreams, the
+  // operators' must-gather-image annotations for allImages) and what its summary tells of the cluster.
+  { apiGroups: ['config.openshift.io'], resources: ['clusteroperators'], verbs: ['list'] },
+  { apiGroups: ['config.openshift.io'], resources: ['clusterversions'], verbs: ['get'], resourceNames: ['version'] },
+  { apiGroups: ['config.openshift.io'], resources: ['infrastructures'], verbs: ['get'], resourceNames: ['cluster'] },
+  { apiGroups: ['operators.coreos.com'], resources: ['clusterserviceversions'], verbs: ['list'] },
+  { apiGroups: ['image.openshift.io'], resources: ['imagestreams'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['nodes'], verbs: ['list'] },
   { apiGroups: ['config.openshift.io'], resources: ['clusteroperators', 'clusteroperators/status'], verbs: ['get', 'update', 'patch'], resourceNames: ['must-gather-operator'] },
 ];
 

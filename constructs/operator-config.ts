@@ -36,6 +36,9 @@ export function imagesFromEnv(env: NodeJS.ProcessEnv = process.env): OperatorIma
  */
 export const DEFAULT_GATHER_IMAGE = 'quay.io/openshift/origin-must-gather:4.20';
 
+/** The image stream tag of the cluster's own must-gather image, on OpenShift: where it exists, the default image. */
+export const DEFAULT_GATHER_IMAGE_STREAM = 'openshift/must-gather:latest';
+
 /** The images a report gathers with when nothing resolves them further: its own list, or the default image. */
 export function gatherImages(spec: Pick<MustGatherReportSpec, 'images'>): readonly string[] {
   return spec.images ?? [DEFAULT_GATHER_IMAGE];

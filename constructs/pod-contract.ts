@@ -250,3 +250,79 @@ function isArchivedGather(value: unknown): value is ArchivedGather {
 function isCount(value: unknown): value is number {
   return Number.isSafeInteger(value) && (value as number) >= 0;
 }
+
+// ---------- the summary (what the operator saw, handed to the archive step in its environment) ----------
+
+/**
+ * What the operator saw of the cluster when a report started gathering: `status.cluster`, and the facts of the
+ * archive's `summary` file (the archive step has no API access by design, so the operator reads them and the chart
+ * hands them over). Lists are cut to {@link CLUSTER_FACTS_LIST_LIMIT} lines; the totals say how many there were.
+ */
+export interface ClusterFacts {
+  /** OpenShift: ClusterVersion `spec.clusterID`; elsewhere the `kube-system` namespace's uid. */
+  id: string;
+  /** OpenShift: the ClusterVersion's desired version; elsewhere the API server's gitVersion. */
+  version: string;
+  /** OpenShift: the update state in `oc adm must-gather`'s words (`Stable at "4.20.1"`, `Updating to ... from ...`). */
+  versionState?: string;
+  /** `OpenShift` or `Kubernetes`, with the infrastructure provider when known: `OpenShift (AWS)`, `Kubernetes (kind)`. */
+  platform: string;
+  /** The API server's gitVersion. */
+  kubernetesVersion: string;
+  /** When the operator read these facts, RFC 3339. */
+  observedAt: string;
+  /** Nodes, and those not Ready (`name: reason`). */
+  nodes?: { total: number; notReady: string[] };
+  /** Cluster operators (where the API is served), and those not available, degraded, not upgradeable or progressing. */
+  clusterOperators?: { total: number; notHealthy: string[] };
+  /** Facts that could not be read, with why: the report gathers anyway. */
+  unreadable?: string[];
+}
+
+/** At most this many lines in each list of {@link ClusterFacts}, each at most {@link CLUSTER_FACTS_LINE_LIMIT} characters. */
+export const CLUSTER_FACTS_LIST_LIMIT = 20;
+export const CLUSTER_FACTS_LINE_LIMIT = 300;
+
+/** The archive step's input for the summary: the report, the images in the order they ran, and the cluster facts. */
+export interface SummaryInput {
+  /** `namespace/name` of the report. */
+  report: string;
+  images: string[];
+  /** Absent when rendered offline (`mustgather synth`): the summary says the facts are unknown. */
+  cluster?: ClusterFacts;
+}
+
+/** The archive container's environment variable holding {@link SummaryInput} as JSON. */
+export const SUMMARY_ENV = 'MUST_GATHER_SUMMARY';
+/** The summary's path in the archive, under its top directory: the first file a person reads. */
+export const SUMMARY_FILE = 'summary';
+
+export function formatSummaryInput(input: SummaryInput): string {
+  return JSON.stringify(input);
+}
+
+/** {@link SummaryInput} from its JSON, tolerant: what is malformed is left out (a summary with less beats none). */
+export function parseSummaryInput(text: string | undefined): SummaryInput {
+  let value: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(text ?? '{}');
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) value = parsed as Record<string, unknown>;
+  } catch {
+    // left empty
+  }
+  const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((s): s is string => typeof s === 'string') : []);
+  const cluster = value.cluster;
+  const facts = typeof cluster === 'object' && cluster !== null && typeof (cluster as ClusterFacts).id === 'string' ? cluster as ClusterFacts : undefined;
+  return {
+    report: typeof value.report === 'string' ? value.report : '',
+    images: strings(value.images),
+    ...(facts ? {
+      cluster: {
+        ...facts,
+        ...(facts.nodes ? { nodes: { total: Number(facts.nodes.total) || 0, notReady: strings(facts.nodes.notReady) } } : {}),
+        ...(facts.clusterOperators ? { clusterOperators: { total: Number(facts.clusterOperators.total) || 0, notHealthy: strings(facts.clusterOperators.notHealthy) } } : {}),
+        ...(facts.unreadable ? { unreadable: strings(facts.unreadable) } : {}),
+      },
+    } : {}),
+  };
+}

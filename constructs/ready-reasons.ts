@@ -22,6 +22,11 @@ export interface ReasonTraits {
 export const READY_REASONS = {
   /** The archive is compressed and served at the report's URL. */
   ArchiveReady: { ready: true },
+  /**
+   * The images to run cannot be resolved yet (an image stream or tag not found or not imported, an API read failing):
+   * retried; after the operator's `--start-timeout` the report ends ImageResolutionFailed.
+   */
+  ResolvingImages: { warning: true },
   /** The report's objects are being created, or its pod has not started yet. */
   Pending: { stuck: true },
   /** An image is gathering. */
@@ -52,6 +57,10 @@ export const READY_REASONS = {
   ArchiveFailed: { terminal: true, warning: true },
   /** The file server stopped; the archive is no longer served. */
   ServerFailed: { terminal: true, warning: true },
+  /** The images to run could not be resolved (retried until the start timeout, or at once when it cannot work). */
+  ImageResolutionFailed: { terminal: true, warning: true },
+  /** A resolved image is outside the operator's `--allowed-registries`: nothing ran. */
+  ImageNotAllowed: { terminal: true, warning: true },
   /** The report was stuck longer than the operator's start timeout. */
   StartTimedOut: { terminal: true, warning: true },
 } as const satisfies Record<string, ReasonTraits>;

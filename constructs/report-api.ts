@@ -9,6 +9,7 @@ import {
   DNS_SUBDOMAIN_MAX_LENGTH, IMAGE_STREAM_TAG_MAX_LENGTH, isDnsLabel, isDnsSubdomain, isImageStreamTag, isLabelKey, isLabelValue,
   LABEL_VALUE_MAX_LENGTH, RFC3339_PATTERN,
 } from './kube-names.js';
+import type { ClusterFacts } from './pod-contract.js';
 import { parseQuantity } from './quantity.js';
 
 export const API_GROUP = 'mustgather.openshift.io';
@@ -124,6 +125,13 @@ export interface MustGatherReportStatus {
   /** PEM CA certificate that issued the file server's certificate (plain Kubernetes: the operator's own CA). */
   caBundle?: string;
   conditions?: Condition[];
+  /**
+   * The must-gather images the report runs, in order, as the operator resolved them once before anything ran (the
+   * default image, spec.images, image streams, allImages annotations); the report runs exactly these all its life.
+   */
+  images?: string[];
+  /** What the operator saw of the cluster when the report started (the archive's summary holds the same). */
+  cluster?: ClusterFacts;
   gathers?: GatherStatus[];
   archive?: { sizeBytes: number; sha256: string; files?: number };
   /** When the report finished (Ready, or a terminal reason), RFC 3339; stored once, never moved. */

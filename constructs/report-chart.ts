@@ -4,7 +4,7 @@ import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
 import { GatherAccess, type GatherToken } from './gather-access.js';
 import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from './operator-config.js';
-import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
+import { type ClusterFacts, DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
 import { ProxyAccess } from './proxy-access.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
 import { LABELS, REPORT_ANNOTATION, ingressHostname, reportLabels, reportObjectNames, serviceHostnames } from './report-identity.js';
@@ -34,6 +34,12 @@ export interface ReportChartProps extends ChartProps {
    * @default gatherImages(report.spec): spec.images, or [DEFAULT_GATHER_IMAGE]
    */
   readonly gatherImages?: readonly string[];
+  /**
+   * What the operator saw of the cluster when the report started (`status.cluster`): handed to the archive step,
+   * which writes it into the archive's summary. An input like the images, so the chart stays a pure function.
+   * @default - none: the summary says the cluster is not known (an offline render)
+   */
+  readonly clusterFacts?: ClusterFacts;
   /**
    * Whether to render the {@link runtimeObjects}, whose content only the operator may make at runtime. `omit` leaves
    * them out, so an offline render (`mustgather synth`, `cdk8s synth`) is the same bytes every time and holds no
@@ -170,6 +176,7 @@ export class ReportChart extends Chart {
       labels: selector,
       spec,
       gatherImages: images,
+      summary: { report: `${identity.namespace}/${identity.name}`, images: [...images], ...(props.clusterFacts ? { cluster: props.clusterFacts } : {}) },
       ...(spec.command ? { gatherCommand: spec.command } : {}),
       reportRef: `${identity.namespace}/${identity.name}`,
       reportUid: identity.uid ?? '',

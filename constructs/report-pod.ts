@@ -4,7 +4,7 @@ import { durationSeconds } from './duration.js';
 import { GATHER_SCRIPT } from './gather-script.js';
 import { defaultPullPolicy } from './image-reference.js';
 import type { OperatorImages } from './operator-config.js';
-import { CONTAINERS, type DownloadAccess, formatDownloadAccess, PATHS, type Platform, PORTS } from './pod-contract.js';
+import { CONTAINERS, type DownloadAccess, formatDownloadAccess, formatSummaryInput, PATHS, type Platform, PORTS, SUMMARY_ENV, type SummaryInput } from './pod-contract.js';
 import type { ResolvedSpec } from './report-api.js';
 import { gatherDirectory } from './report-identity.js';
 
@@ -20,6 +20,8 @@ export interface ReportPodProps {
   readonly spec: ResolvedSpec;
   /** The must-gather images to run, in order (one gather container each). */
   readonly gatherImages: readonly string[];
+  /** What the archive step writes into the archive's summary, besides each gather's result. */
+  readonly summary: SummaryInput;
   /** `namespace/name` of the report: the file server records downloads on it and shows it on its index page. */
   readonly reportRef: string;
   /** uid of the report (the involvedObject of the file server's Events). */
@@ -206,6 +208,7 @@ export class ReportPod extends Construct {
       imagePullPolicy: defaultPullPolicy(props.images.operator),
       command: ['mustgather'],
       args: ['archive', '--source', `${PATHS.data}/${PATHS.gathersSubPath}`, '--output', `${PATHS.data}/${PATHS.archiveFile}`],
+      env: [{ name: SUMMARY_ENV, value: formatSummaryInput(props.summary) }],
       volumeMounts: [{ name: VOLUMES.data, mountPath: PATHS.data }, { name: VOLUMES.tmp, mountPath: '/tmp' }],
       terminationMessagePolicy: 'FallbackToLogsOnError',
       securityContext: RESTRICTED,

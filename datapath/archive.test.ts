@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { run as archiveCommand } from '../bin/commands/archive.js';
 import { UsageError } from '../bin/usage.js';
 import { type ArchiveSummary, createArchive } from './archive.js';
-import { formatArchiveResult, parseArchiveResult } from '../constructs/pod-contract.js';
+import { formatArchiveResult, formatSummaryInput, parseArchiveResult, SUMMARY_ENV } from '../constructs/pod-contract.js';
+import { formatSummary } from './summary.js';
 
 const root = mkdtempSync(join(tmpdir(), 'archive-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -230,6 +231,28 @@ describe('mustgather archive', () => {
     const result = parseArchiveResult(readFileSync(termination, 'utf8'))!;
     expect(result).toMatchObject({ files: 1, sizeBytes: lstatSync(join(dir, 'must-gather.tar.gz')).size, gathers: [] });
     expect(readFileSync(join(dir, 'must-gather.tar.gz.sha256'), 'utf8')).toBe(`${result.sha256}  must-gather.tar.gz\n`);
+  });
+
+  it('with the operator\'s summary input, starts the archive with must-gather/summary: the facts and each image\'s result', async () => {
+    const dir = freshDir('summary');
+    const gather = join(dir, 'gathers', '01-quay.io-x-a-v1');
+    mkdirSync(gather, { recursive: true });
+    writeFileSync(join(gather, 'f.yaml'), 'a: 1\n');
+    writeFileSync(join(gather, 'gather-result.json'), `${JSON.stringify({ index: 1, image: 'quay.io/x/a:v1', state: 'Failed', exitCode: 3, startedAt: 's', finishedAt: 'f', message: 'boom' })}\n`);
+    const input = { report: 'ns/r', images: ['quay.io/x/a:v1', 'quay.io/x/b:v1'], cluster: { id: 'uid-1', version: 'v1.36.3', platform: 'Kubernetes', kubernetesVersion: 'v1.36.3', observedAt: 't' } };
+    process.env[SUMMARY_ENV] = formatSummaryInput(input);
+    try {
+      expect(await archiveCommand(['--source', join(dir, 'gathers'), '--output', join(dir, 'out.tar.gz'), '--termination-log', join(dir, 'log')])).toBe(0);
+    } finally {
+      delete process.env[SUMMARY_ENV];
+    }
+    const listing = execFileSync('tar', ['-tzf', join(dir, 'out.tar.gz')], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing.slice(0, 3)).toEqual(['must-gather/', 'must-gather/summary', 'must-gather/01-quay.io-x-a-v1/']);
+    const text = execFileSync('tar', ['-xzOf', join(dir, 'out.tar.gz'), 'must-gather/summary'], { encoding: 'utf8' });
+    expect(text).toBe(formatSummary(input, new Map([[1, { index: 1, image: 'quay.io/x/a:v1', state: 'Failed', exitCode: 3, startedAt: 's', finishedAt: 'f', message: 'boom' }]])));
+    expect(text).toContain('ClusterID: uid-1');
+    expect(text).toContain('Failed (exit code 3)');
+    expect(parseArchiveResult(readFileSync(join(dir, 'log'), 'utf8'))).toMatchObject({ files: 3, gathers: [{ index: 1, state: 'Failed', exitCode: 3 }] });
   });
 
   it('rejects bad flags as usage errors', async () => {

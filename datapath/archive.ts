@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
-import { type ArchivedGather, parseGatherResult } from '../constructs/pod-contract.js';
+import { type ArchivedGather, type GatherResult, parseGatherResult } from '../constructs/pod-contract.js';
 
 /** Options of {@link createArchive}. */
 export interface ArchiveOptions {
@@ -46,6 +46,12 @@ export interface ArchiveOptions {
   parallelism?: number;
   /** A file that vanished or changed while archived, an unreadable directory, ... @default print to stderr */
   onWarning?: (message: string) => void;
+  /**
+   * Files made here rather than gathered, written right after the top directory (the first a person sees when
+   * listing the archive), by name under it; given the gathers' results, by index.
+   * @default - none
+   */
+  extraFiles?: (results: ReadonlyMap<number, GatherResult>) => { name: string; content: string }[];
 }
 
 export const ARCHIVE_DEFAULTS = {
@@ -92,7 +98,9 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
     fd = openSync(temporary, 'wx', 0o644);
     const sink = new GzipMembers(fd, settings.level, settings.parallelism, settings.chunkBytes);
     const tar = new TarWriter(new Chunks(sink), settings.onWarning);
-    await tar.addTree(settings.source, settings.prefix);
+    const results = readGatherResults(settings.source);
+    const extra = options.extraFiles?.(new Map(results.map((r) => [r.index, r]))) ?? [];
+    await tar.addTree(settings.source, settings.prefix, extra.map((f) => ({ name: f.name, content: Buffer.from(f.content, 'utf8') })));
     await tar.finish();
     await sink.finish();
     fsyncSync(fd);
@@ -107,7 +115,7 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
       sha256,
       ...tar.counts,
       members: sink.members,
-      gathers: readGatherResults(settings.source),
+      gathers: results.map(({ index, state, exitCode }) => ({ index, state, exitCode })),
     };
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
@@ -246,9 +254,11 @@ class TarWriter {
 
   constructor(private readonly chunks: Chunks, private readonly onWarning: (message: string) => void) {}
 
-  async addTree(root: string, prefix: string): Promise<void> {
+  /** Archives `root` as `prefix`, with `first` (made in memory) right after the top directory's entry. */
+  async addTree(root: string, prefix: string, first: readonly { name: string; content: Buffer }[] = []): Promise<void> {
     const rootStat = lstatSync(root);
     if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
+    let extra = first;
     // `file`: the directory listing said regular file, so skip the lstat (open and fstat tell the same and more).
     const stack: { absolute: string; name: string; file: boolean }[] = [{ absolute: root, name: prefix, file: false }];
     while (stack.length > 0) {
@@ -264,6 +274,8 @@ class TarWriter {
       if (stat.isDirectory()) {
         await this.#entry({ path: `${name}/`, type: 'Directory', stat });
         this.counts.directories++;
+        for (const file of extra) await this.#memoryFile(`${name}/${file.name}`, file.content, stat);
+        extra = [];
         let children: Dirent[];
         try {
           // With the types the listing has anyway (d_type; Node lstats itself where a file system gives none).
@@ -337,6 +349,15 @@ class TarWriter {
     }
   }
 
+  /** A file made in memory, owned like the directory it is in. */
+  async #memoryFile(path: string, content: Buffer, directory: Stats): Promise<void> {
+    await this.#entry({ path, type: 'File', stat: { mode: 0o100644, uid: directory.uid, gid: directory.gid, size: content.length, mtimeMs: Date.now() } });
+    await this.chunks.write(content);
+    await this.chunks.zeros((BLOCK - (content.length % BLOCK)) % BLOCK);
+    this.counts.files++;
+    this.counts.bytesIn += content.length;
+  }
+
   /** Reads up to `size` bytes straight into the chunks; pads with zeros if the file ends early. */
   async #content(fd: number, absolute: string, size: number): Promise<number> {
     let position = 0;
@@ -357,7 +378,7 @@ class TarWriter {
   }
 
   /** A header block, preceded by a pax extended header when a field does not fit ustar (node-tar decides). */
-  async #entry({ path, type, stat, linkpath }: { path: string; type: 'File' | 'Directory' | 'SymbolicLink'; stat: Stats; linkpath?: string }): Promise<void> {
+  async #entry({ path, type, stat, linkpath }: { path: string; type: 'File' | 'Directory' | 'SymbolicLink'; stat: Pick<Stats, 'mode' | 'uid' | 'gid' | 'size' | 'mtimeMs'>; linkpath?: string }): Promise<void> {
     const fields = {
       path,
       type,
@@ -396,8 +417,9 @@ function syncDirectory(path: string): void {
   }
 }
 
-function readGatherResults(source: string): ArchivedGather[] {
-  const gathers: ArchivedGather[] = [];
+/** Each gather directory's recorded result, by index. */
+function readGatherResults(source: string): GatherResult[] {
+  const gathers: GatherResult[] = [];
   for (const entry of readdirSync(source, { withFileTypes: true })) {
     if (!entry.isDirectory()) continue;
     let text: string;
@@ -407,7 +429,7 @@ function readGatherResults(source: string): ArchivedGather[] {
       continue;
     }
     const result = parseGatherResult(text);
-    if (result) gathers.push({ index: result.index, state: result.state, exitCode: result.exitCode });
+    if (result) gathers.push(result);
   }
   return gathers.sort((a, b) => a.index - b.index);
 }

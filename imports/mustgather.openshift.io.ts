@@ -98,7 +98,7 @@ export function toJson_MustGatherReportProps(obj: MustGatherReportProps | undefi
  */
 export interface MustGatherReportSpec {
   /**
-   * Also gather with every image named by an operators.openshift.io/must-gather-image annotation on the cluster's operators (like oc adm must-gather --all-images).
+   * Also gather with the default image and every image named by an operators.openshift.io/must-gather-image annotation on a ClusterOperator or on a ClusterServiceVersion in its operator's own namespace (not OLM's copies), like oc adm must-gather --all-images. Resolved once when the report starts; see status.images.
    *
    * @schema MustGatherReportSpec#allImages
    */
@@ -126,7 +126,7 @@ export interface MustGatherReportSpec {
   readonly imageStreams?: string[];
 
   /**
-   * Must-gather images, run one after the other in this order. At most 16, each once. Omitted: the default must-gather image, quay.io/openshift/origin-must-gather:4.20; an empty list is refused.
+   * Must-gather images, run one after the other in this order. At most 16, each once. Omitted: the default must-gather image, the image of the image stream tag openshift/must-gather:latest where the cluster has it, else the operator's --default-gather-image (by default quay.io/openshift/origin-must-gather:4.20); an empty list is refused. The images that run are in status.images.
    *
    * @schema MustGatherReportSpec#images
    */

@@ -34,6 +34,11 @@ export const RESOURCES = {
   RoleBinding: { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true },
   Deployment: { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true },
   ClusterOperator: { kind: 'ClusterOperator', group: 'config.openshift.io', version: 'v1', plural: 'clusteroperators', namespaced: false },
+  Node: core('Node', 'nodes', false),
+  ClusterVersion: { kind: 'ClusterVersion', group: 'config.openshift.io', version: 'v1', plural: 'clusterversions', namespaced: false },
+  Infrastructure: { kind: 'Infrastructure', group: 'config.openshift.io', version: 'v1', plural: 'infrastructures', namespaced: false },
+  ClusterServiceVersion: { kind: 'ClusterServiceVersion', group: 'operators.coreos.com', version: 'v1alpha1', plural: 'clusterserviceversions', namespaced: true },
+  ImageStream: { kind: 'ImageStream', group: 'image.openshift.io', version: 'v1', plural: 'imagestreams', namespaced: true },
   Lease: { kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true },
   MustGatherReport: { kind: KIND, group: API_GROUP, version: API_VERSION, plural: PLURAL, namespaced: true },
 } as const satisfies Record<string, ResourceType>;

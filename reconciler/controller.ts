@@ -17,7 +17,7 @@ import { sweepOrphans } from './ownership.js';
 import { WorkQueue } from './work-queue.js';
 
 /** What the controller passes through to its {@link Reconciler}. */
-type ReportOptions = Pick<ReconcilerOptions, 'platform' | 'operatorNamespace' | 'ingress' | 'downloadAccess' | 'startTimeoutMs'>;
+type ReportOptions = Pick<ReconcilerOptions, 'platform' | 'operatorNamespace' | 'ingress' | 'downloadAccess' | 'startTimeoutMs' | 'defaultGatherImage' | 'allowedRegistries'>;
 
 export interface ControllerOptions extends ReportOptions {
   readonly client: KubeClient;
@@ -91,6 +91,8 @@ export class Controller {
       ...(ingress ? { ingress } : {}), ...(downloadAccess ? { downloadAccess } : {}),
       ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
       ...(options.images ? { images: options.images } : {}),
+      ...(options.defaultGatherImage ? { defaultGatherImage: options.defaultGatherImage } : {}),
+      ...(options.allowedRegistries ? { allowedRegistries: options.allowedRegistries } : {}),
       ...(options.now ? { now: options.now } : {}),
       onChanges: (key, changes) => {
         const changed = changes.filter((c) => c.action !== 'unchanged');

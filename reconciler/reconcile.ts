@@ -11,9 +11,10 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
-import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from '../constructs/operator-config.js';
+import { DEFAULT_IMAGES, type OperatorImages } from '../constructs/operator-config.js';
+import type { ClusterFacts } from '../constructs/pod-contract.js';
 import { type MustGatherReport, ReportValidationError, resolveSpec, validateSpec } from '../constructs/report-api.js';
-import { isWarningReason } from '../constructs/ready-reasons.js';
+import { isTerminalReason, isWarningReason } from '../constructs/ready-reasons.js';
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, type RenderReportOptions, renderReport } from '../constructs/render.js';
@@ -27,12 +28,18 @@ import { type ObjectRef, RESOURCES } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
-import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
+import { type ClaimView, computeStatus, type Observed, podGatherImages, type PodView, type RouteView, type StatusResult } from './status.js';
+import { ClusterFactsReader } from './cluster-facts.js';
+import { CLUSTER_READS_TTL_MS, ClusterReads } from './cluster-reads.js';
+import { ImageResolver, type ResolutionFailure } from './image-resolution.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
 /** Field manager of every server-side apply. */
 export const FIELD_MANAGER = 'mustgather-operator';
+
+/** How soon a report whose images cannot be resolved yet tries again: a quarter of its age, within these bounds. */
+const RESOLUTION_RETRY_MS = { min: 1_000, max: 60_000 } as const;
 
 /** How long a report that cannot start (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut. */
 export const DEFAULT_START_TIMEOUT_MS = 10 * 60_000;
@@ -82,6 +89,21 @@ export interface ReconcilerOptions {
    * @default DEFAULT_START_TIMEOUT_MS
    */
   readonly startTimeoutMs?: number;
+  /**
+   * The default must-gather image where the cluster has no `openshift/must-gather:latest` image stream tag.
+   * @default DEFAULT_GATHER_IMAGE
+   */
+  readonly defaultGatherImage?: string;
+  /**
+   * The image stream tag whose image is the default must-gather image where it exists.
+   * @default DEFAULT_GATHER_IMAGE_STREAM
+   */
+  readonly defaultGatherImageStream?: string;
+  /**
+   * Registries or repository prefixes every image a report runs must come from (`--allowed-registries`).
+   * @default - any
+   */
+  readonly allowedRegistries?: readonly string[];
   /**
    * The clock, for tests of deadlines.
    * @default () => new Date()
@@ -134,6 +156,9 @@ export class Reconciler {
    * reports' charts held as objects would be most of the operator's heap.
    */
   private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly chart: Buffer }>();
+  /** Resolves a starting report's images, and reads what it tells of the cluster: reads only reports that start pay for. */
+  private readonly resolver: ImageResolver;
+  private readonly clusterFacts: ClusterFactsReader;
   /** Each report's serving certificate last found good, until its renewal time. */
   private readonly goodCertificates = new Map<ReportKey, { readonly cert: string; readonly key: string; readonly hostnames: string; readonly renewAt: number }>();
 
@@ -145,6 +170,13 @@ export class Reconciler {
     this.pollAfterMs = options.pollAfterMs ?? 1000;
     this.startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
     this.cache = options.cache ?? new ReportCache({ client: options.client, platform: this.platform });
+    const reads = new ClusterReads(options.client, CLUSTER_READS_TTL_MS, () => this.now().getTime());
+    this.resolver = new ImageResolver(reads, {
+      ...(options.defaultGatherImage ? { defaultImage: options.defaultGatherImage } : {}),
+      ...(options.defaultGatherImageStream ? { defaultImageStream: options.defaultGatherImageStream } : {}),
+      ...(options.allowedRegistries ? { allowedRegistries: options.allowedRegistries } : {}),
+    });
+    this.clusterFacts = new ClusterFactsReader(reads);
   }
 
   /** The cache, synced; one of its own is started the first time. */
@@ -270,9 +302,12 @@ export class Reconciler {
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
     const openshift = this.platform === 'openshift';
     const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
+    const chosen = await this.chosenImages(cached, pod, now);
+    if (!('images' in chosen)) return this.unresolved(key, finalized, chosen.failure);
+    const { images, cluster } = chosen;
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
+    const gathering = !this.status({ report: cached, images, ...(pod ? { pod } : {}), now }).gatheringOver;
     // The serving certificate: a live one is checked (cheap); a new one is issued while the first stages are applied
     // (generating and signing a key is milliseconds of CPU that would otherwise come before the first request).
     let tls = openshift || !secret ? undefined : await this.servingTls(key as ReportKey, names, secret);
@@ -280,7 +315,7 @@ export class Reconciler {
     issuing?.catch(() => undefined); // awaited in the stage that needs it
     let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
     const base: RenderReportOptions = {
-      platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
+      platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering, gatherImages: images, ...(cluster ? { clusterFacts: cluster } : {}),
       downloadAccess: this.options.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
     };
@@ -304,7 +339,7 @@ export class Reconciler {
           if (complete()) return inStage(2);
           if (gathering && !token) {
             const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
-            token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), gatherImages(cached.spec).length, this.startTimeoutMs), this.now);
+            token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), images.length, this.startTimeoutMs), this.now);
           }
           tls ??= await issuing;
           desired = renderComplete();
@@ -313,10 +348,23 @@ export class Reconciler {
       },
       {
         objects: () => inStage(3),
-        // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
-        waitsFor: () => (pod || gathering ? undefined : 'nothing: the report ended before its pod ran'),
+        waitsFor: async () => {
+          if (pod) return undefined; // create-only: it stays as it is
+          // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
+          if (!gathering) return 'nothing: the report ended before its pod ran';
+          // A report never runs images its status does not show: status.images is written first, in this same pass.
+          if (!chosen.recorded) {
+            const current = await finalized;
+            if (!current) return 'the report, deleted meanwhile';
+            written = await this.writeStatus(key, current, this.status({ report: current, now, images, ...(cluster ? { cluster } : {}) }));
+            if (!written) return 'the report, deleted meanwhile';
+          }
+          return undefined;
+        },
       },
     ];
+    /** The report as its images' status write left it, when there was one: the next status write builds on it. */
+    let written: MustGatherReport | undefined;
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;
     try {
@@ -327,7 +375,7 @@ export class Reconciler {
     } catch (err) {
       applyError = err as Error;
     }
-    const report = await finalized;
+    const report = written ?? (await finalized);
     if (!report) {
       const created = changes.filter((c) => c.action === 'created' && c.live).map((c) => c.live!);
       changes.push(...(await deleteObjects(this.client, created, { onWrite })));
@@ -340,25 +388,74 @@ export class Reconciler {
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({
-      report, now,
+      report, now, images, ...(cluster ? { cluster } : {}),
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
     });
     await this.writeStatus(key, report, result);
+    // Where the images came from, when more than spec.images decided it (the default image, streams, annotations).
+    if (chosen.notes?.length) void this.options.events?.record(report, 'Normal', 'ImagesResolved', `Gathering with ${images.length} image${images.length === 1 ? '' : 's'}: ${images.join(', ')} (${chosen.notes.join('; ')}).`);
     this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
+    return this.followUp(key, report, result, gathering && token ? new Date(renewalDue(token)) : undefined);
+  }
 
+  /**
+   * The images a report runs and what it saw of the cluster: resolved once, before anything runs (reads only a
+   * starting report pays for), then read back from status.images, so the report runs the same images all its life and
+   * the chart stays a pure function of its inputs. A pod without recorded images (made by an earlier operator
+   * version) runs what its spec says; a report that ended before its images were resolved resolves nothing.
+   */
+  private async chosenImages(report: MustGatherReport, pod: PodView | undefined, now: Date): Promise<
+    { readonly images: readonly string[]; readonly cluster?: ClusterFacts; readonly recorded: boolean; readonly notes?: string[] } | { readonly failure?: ResolutionFailure['failure'] }
+  > {
+    const cluster = report.status?.cluster;
+    const recorded = report.status?.images;
+    if (recorded?.length) return { images: recorded, ...(cluster ? { cluster } : {}), recorded: true };
+    const running = pod ? podGatherImages(pod) : [];
+    if (running.length > 0) return { images: running, ...(cluster ? { cluster } : {}), recorded: false };
+    const ready = report.status?.conditions?.find((c) => c.type === 'Ready');
+    if (ready && isTerminalReason(ready.reason)) return {};
+    const [resolution, facts] = await Promise.all([this.resolver.resolve(report.spec), this.clusterFacts.read(now)]);
+    if ('failure' in resolution) return resolution;
+    return { images: resolution.images, cluster: facts, recorded: false, notes: resolution.notes };
+  }
+
+  /**
+   * A report without images to run: its status says why, and resolution is tried again, sooner for a young report,
+   * until the start timeout ends it. A report's own trouble (a misspelt image stream) is not the operator failing, so
+   * this is a requeue, not an error for the queue's backoff (which makes the operator Degraded).
+   */
+  private async unresolved(key: string, finalized: Promise<MustGatherReport | undefined>, failure: ResolutionFailure['failure'] | undefined): Promise<ReconcileResult> {
+    const report = await finalized;
+    if (!report) return {};
+    // A report that ended before its images were resolved keeps its terminal reason (status keeps terminal ones).
+    const result = this.status({ report, now: this.now(), imageResolution: failure ?? { reason: 'ImageResolutionFailed', message: '' } });
+    await this.writeStatus(key, report, result);
+    this.recordTransitions(report, result, []);
+    if (result.finished) return this.followUp(key, report, result);
+    const now = this.now().getTime();
+    const created = Date.parse(report.metadata.creationTimestamp ?? '') || now;
+    const retryIn = Math.min(Math.max((now - created) / 4, RESOLUTION_RETRY_MS.min), RESOLUTION_RETRY_MS.max);
+    const deadline = this.startTimeoutMs > 0 ? created + this.startTimeoutMs - now : Infinity;
+    return { requeueAfter: Math.max(1, Math.min(retryIn, deadline)) };
+  }
+
+  /**
+   * After the status is written: an expired report is deleted; otherwise when to look again (the next deadline, the
+   * gather token's renewal among them).
+   */
+  private async followUp(key: string, report: MustGatherReport, result: StatusResult, tokenRenewal?: Date): Promise<ReconcileResult> {
     if (result.expiresAt && result.expiresAt.getTime() <= this.now().getTime()) {
       void this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
-      const ref = { kind: RESOURCES.MustGatherReport.kind, namespace, name };
+      const ref = reportRef(report);
       await this.client.delete(ref, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
-      onWrite(ref, report as MustGatherReport & KubeObject, undefined);
+      this.writesFor(key)(ref, report as MustGatherReport & KubeObject, undefined);
       return {};
     }
     // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".
-    const renewal = gathering && token ? new Date(renewalDue(token)) : undefined;
-    const deadlines = [result.startDeadline, result.expiresAt, renewal].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
+    const deadlines = [result.startDeadline, result.expiresAt, tokenRenewal].filter((d) => d !== undefined).map((d) => d.getTime() - this.now().getTime());
     const requeueAfter = Math.min(...deadlines);
     return Number.isFinite(requeueAfter) ? { requeueAfter: Math.max(requeueAfter, 1) } : {};
   }
@@ -394,17 +491,18 @@ export class Reconciler {
     }
   }
 
-  /** Writes the status subresource, only when it changed. */
-  private async writeStatus(key: string, report: MustGatherReport, result: StatusResult): Promise<void> {
-    if (isDeepStrictEqual(normalize(report.status), normalize(result.status))) return;
+  /** Writes the status subresource, only when it changed; returns the report as written (undefined: it is gone). */
+  private async writeStatus(key: string, report: MustGatherReport, result: StatusResult): Promise<MustGatherReport | undefined> {
+    if (isDeepStrictEqual(normalize(report.status), normalize(result.status))) return report;
     const ref = reportRef(report);
     try {
       // A merge patch with the whole status: `null` clears what is no longer there (a report_url that went away).
       const cleared = Object.fromEntries(Object.keys(report.status ?? {}).map((k) => [k, null]));
-      const written = await this.client.patch<KubeObject>(ref, { metadata: { resourceVersion: report.metadata.resourceVersion }, status: { ...cleared, ...result.status } }, { subresource: 'status' });
+      const written = await this.client.patch<MustGatherReport & KubeObject>(ref, { metadata: { resourceVersion: report.metadata.resourceVersion }, status: { ...cleared, ...result.status } }, { subresource: 'status' });
       this.writesFor(key)(ref, report as MustGatherReport & KubeObject, written);
+      return written;
     } catch (err) {
-      if (isNotFound(err)) return;
+      if (isNotFound(err)) return undefined;
       // Someone wrote the report meanwhile: the watch brings the new version and with it another reconcile.
       if (isConflict(err)) throw new Error(`MustGatherReport/${reportKey(report)}: status conflict, retrying`, { cause: err });
       throw err;
@@ -422,9 +520,9 @@ export class Reconciler {
       void events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
     }
     for (const gather of result.status.gathers ?? []) {
-      if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}).`);
+      if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${result.status.gathers!.length}).`);
       if (gather.state === 'Failed' || gather.state === 'TimedOut' || gather.state === 'VolumeFull') {
-        void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${gatherImages(report.spec).length}): ${gather.message ?? gather.state}`);
+        void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${result.status.gathers!.length}): ${gather.message ?? gather.state}`);
       }
     }
     if (changes.some((c) => c.action === 'deleted' && c.ref.kind === 'ClusterRoleBinding')) {

@@ -7,7 +7,7 @@ import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
 import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
 import { isStuckReason, isTerminalReason, type ReadyReason } from '../constructs/ready-reasons.js';
-import { CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
+import { type ClusterFacts, CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
 import { formatBytes } from '../constructs/quantity.js';
 
 /** The parts of a container status the operator reads. */
@@ -51,6 +51,15 @@ export interface ClaimView {
 
 export interface Observed {
   readonly report: MustGatherReport;
+  /**
+   * The images the report runs, as resolved once (status.images).
+   * @default gatherImages(report.spec): spec.images or the default image
+   */
+  readonly images?: readonly string[];
+  /** What the operator saw of the cluster when the report started (status.cluster). */
+  readonly cluster?: ClusterFacts;
+  /** Why the images cannot be resolved: ResolvingImages is retried until the start timeout, the others end the report. */
+  readonly imageResolution?: { readonly reason: 'ResolvingImages' | 'ImageResolutionFailed' | 'ImageNotAllowed'; readonly message: string };
   readonly pod?: PodView;
   /** OpenShift profile: the Route, whose admitted host is the URL. */
   readonly route?: RouteView;
@@ -113,9 +122,18 @@ function describeImage(images: readonly string[], index: number): string {
   return `image ${images[index - 1]} (${index} of ${images.length})`;
 }
 
+/** The images the report runs. */
+const imagesOf = (observed: Pick<Observed, 'report' | 'images' | 'imageResolution'>): readonly string[] =>
+  observed.images ?? (observed.imageResolution ? [] : gatherImages(observed.report.spec));
+
+/** The images a pod's gather containers run, in order: what a pod created before status.images existed runs. */
+export function podGatherImages(pod: PodView): string[] {
+  const gathers = (pod.spec?.initContainers ?? []).map((c) => ({ index: Number(/^gather-(\d+)$/.exec(c.name)?.[1]), image: c.image }));
+  return gathers.filter((g) => g.index > 0).sort((a, b) => a.index - b.index).map((g) => g.image);
+}
+
 /** Per-image state from the gather containers' statuses and termination messages. */
-export function gatherStatuses(report: MustGatherReport, pod: PodView | undefined): GatherStatus[] {
-  const images = gatherImages(report.spec);
+export function gatherStatuses(images: readonly string[], pod: PodView | undefined): GatherStatus[] {
   return images.map((image, i) => {
     const index = i + 1;
     const status = byName(pod?.status?.initContainerStatuses, CONTAINERS.gather(index));
@@ -202,13 +220,25 @@ function applyFailed(applyError: string): Readiness {
   return { status: 'False', reason: 'ApplyFailed', message: `Cannot apply the report's objects (retrying): ${applyError}` };
 }
 
+/** Images not resolved yet: retried until the start timeout (from the report's creation), then ImageResolutionFailed. */
+function unresolved(observed: Observed, failure: NonNullable<Observed['imageResolution']>): Readiness {
+  if (failure.reason !== 'ResolvingImages') return { status: 'False', reason: failure.reason, message: failure.message, terminal: true };
+  const timeoutMs = observed.startTimeoutMs ?? 0;
+  const created = Date.parse(observed.report.metadata.creationTimestamp ?? '');
+  if (timeoutMs > 0 && observed.now.getTime() >= created + timeoutMs) {
+    return { status: 'False', reason: 'ImageResolutionFailed', message: `Gave up after ${formatDuration(timeoutMs)}: ${failure.message}`, terminal: true };
+  }
+  return { status: 'False', reason: 'ResolvingImages', message: `${failure.message} Retrying.` };
+}
+
 function readiness(observed: Observed, gathers: GatherStatus[], url: string | undefined): Readiness {
   const { report, pod, claim } = observed;
-  const images = gatherImages(report.spec);
+  const images = imagesOf(observed);
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec, terminal: true };
   // Terminal is final: StartTimedOut came from the clock, and a pod that starts after it has no binding left to gather with.
   const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
   if (before?.status === 'False' && isTerminalReason(before.reason)) return { status: 'False', reason: before.reason as ReadyReason, message: before.message, terminal: true };
+  if (observed.imageResolution) return unresolved(observed, observed.imageResolution);
   if (!pod) {
     if (observed.applyError) return applyFailed(observed.applyError);
     return { status: 'False', reason: 'Pending', message: 'Creating the report\'s namespace, volume and pod.' };
@@ -310,8 +340,9 @@ function withStartTimeout(observed: Observed, gathers: GatherStatus[], ready: Re
 
 const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
-function initialized(observed: Observed, gathers: GatherStatus[]): ConditionValue {
+function initialized(observed: Observed, gathers: GatherStatus[], ready: Readiness): ConditionValue {
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
+  if (observed.imageResolution) return { status: 'False', reason: ready.reason, message: ready.message };
   if (!observed.pod) {
     return observed.applyError
       ? applyFailed(observed.applyError)
@@ -337,7 +368,8 @@ function condition(type: string, value: ConditionValue, previous: Condition[] | 
 export function computeStatus(observed: Observed): StatusResult {
   const { report, pod } = observed;
   const previous = report.status?.conditions;
-  const gathers = gatherStatuses(report, pod);
+  const images = imagesOf(observed);
+  const gathers = gatherStatuses(images, pod);
   const host = admittedHost(observed.route);
   const url = observed.url ?? (host ? `https://${host}/must-gather.tar.gz` : undefined);
   const fromPod = readiness(observed, gathers, url);
@@ -345,7 +377,7 @@ export function computeStatus(observed: Observed): StatusResult {
   // for good says more.
   const current = observed.applyError && !fromPod.terminal ? applyFailed(observed.applyError) : fromPod;
   const { ready, startDeadline } = withStartTimeout(observed, gathers, current);
-  const conditions = [condition(CONDITION.initialized, initialized(observed, gathers), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
+  const conditions = [condition(CONDITION.initialized, initialized(observed, gathers, ready), previous, observed), condition(CONDITION.ready, ready, previous, observed)];
   const readyCondition = conditions[1]!;
   const finished = ready.status === 'True' || ready.terminal === true;
   // Stored once, so expiry never moves. Ready's transition is when it finished; a terminal reason's False condition
@@ -363,6 +395,8 @@ export function computeStatus(observed: Observed): StatusResult {
     ...(url && ready.status === 'True' ? { report_url: url } : {}),
     ...(observed.caBundle ? { caBundle: observed.caBundle } : {}),
     conditions,
+    ...(observed.images ? { images: [...observed.images] } : {}),
+    ...(observed.cluster ? { cluster: observed.cluster } : {}),
     gathers,
     ...(archive ? { archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, files: archive.files } } : {}),
     ...(finishedAt ? { finishedAt } : {}),
@@ -371,7 +405,7 @@ export function computeStatus(observed: Observed): StatusResult {
   return {
     status, finished,
     // A report that ended for good gathers no more, even with a gather container still waiting for its image.
-    gatheringOver: finished || isGatheringOver(pod, gatherImages(report.spec).length),
+    gatheringOver: finished || isGatheringOver(pod, images.length),
     ...(expiresAt ? { expiresAt } : {}), ...(startDeadline ? { startDeadline } : {}),
   };
 }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 
@@ -51,6 +52,15 @@ describe('mustgather synth', () => {
     const pod = objects.find((o) => o.kind === 'Pod');
     expect(pod.spec.volumes.map((v: any) => v.secret?.secretName)).toContain(omitted);
     expect(pod.spec.volumes.flatMap((v: any) => v.projected?.sources.map((s: any) => s.secret?.name) ?? [])).toContain('must-gather-admin-token');
+  });
+
+  it('says that imageStreams and allImages resolve on the cluster, and renders the default image offline', () => {
+    const { code, stdout } = mustgather(['synth'], report('{allImages: true, imageStreams: [openshift/must-gather:latest]}'));
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toBe('# imageStreams and allImages: resolved by the operator when the report starts; offline the pod runs spec.images or the default image only');
+    const pod = parseAllDocuments(stdout).map((d: any) => d.toJS()).find((m) => m?.kind === 'Pod');
+    expect(pod.spec.initContainers.filter((c: any) => c.name.startsWith('gather-')).map((c: any) => c.image)).toEqual([DEFAULT_GATHER_IMAGE]);
+    expect(mustgather(['synth'], report('{images: [quay.io/a/b]}')).stdout.startsWith('# Left out:')).toBe(true);
   });
 
   it('reads the report from standard input and writes files with -o', () => {

@@ -3,6 +3,7 @@ import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
 import { runtimeObjects } from '../constructs/report-chart.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { reportObjectNames } from '../constructs/report-identity.js';
+import { parseSummaryInput, SUMMARY_ENV } from '../constructs/pod-contract.js';
 import { COOKIE_SECRET, PROFILES, report, REPORTS } from './fixtures.js';
 
 const IMAGES = { operator: 'registry.example.com/mustgather/operator:v1', oauthProxy: 'registry.example.com/openshift/oauth-proxy:v4' };
@@ -81,6 +82,17 @@ describe('ReportChart contents', () => {
     const resolved = ['quay.io/a/b:v1', 'quay.io/c/d@sha256:0123456789abcdef0123456789abcdef'];
     expect(gatherImagesOf(renderReport(REPORTS.twoImages!, { ...PROFILES.openshift, gatherImages: resolved }))).toEqual(resolved);
     expect(() => renderReport(REPORTS.minimal!, { ...PROFILES.openshift, gatherImages: [] })).toThrow('MustGatherReport/support/example: no must-gather image to run');
+  });
+
+  it('hands the report, its images and the cluster facts it is given to the archive step, and nothing else', () => {
+    const archiveEnv = (m: Manifest[]) => podOf(m).spec.initContainers.find((c: any) => c.name === 'archive').env;
+    const facts = { id: 'c0ffee', version: 'v1.36.3', platform: 'Kubernetes', kubernetesVersion: 'v1.36.3', observedAt: '2026-01-02T03:04:05Z', nodes: { total: 1, notReady: [] } };
+    const resolved = ['quay.io/a/b:v1'];
+    const env = archiveEnv(renderReport(REPORTS.twoImages!, { ...PROFILES.openshift, gatherImages: resolved, clusterFacts: facts }));
+    expect(env).toEqual([{ name: SUMMARY_ENV, value: expect.any(String) }]);
+    expect(parseSummaryInput(env[0].value)).toEqual({ report: 'support/example', images: resolved, cluster: facts });
+    // Offline: no facts, the summary will say so; the same bytes every time.
+    expect(parseSummaryInput(archiveEnv(renderReport(REPORTS.twoImages!, { runtimeObjects: 'omit' }))[0].value).cluster).toBeUndefined();
   });
 
   it('renders the new gather options into the pod', () => {

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { ARCHIVE_DEFAULTS, createArchive } from '../../datapath/archive.js';
+import { formatSummary } from '../../datapath/summary.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
-import { formatArchiveResult } from '../../constructs/pod-contract.js';
+import { formatArchiveResult, parseSummaryInput, SUMMARY_ENV, SUMMARY_FILE } from '../../constructs/pod-contract.js';
 
 const HELP = `Usage: mustgather archive --source DIR --output FILE [--termination-log FILE] [--level N]
 
@@ -12,7 +13,9 @@ writes FILE.sha256 (sha256sum -c format) and the result as one JSON line to the 
   --output FILE            the archive (written to a temporary file, renamed when complete)
   --termination-log FILE   default $MUST_GATHER_TERMINATION_LOG or /dev/termination-log
   --level N                gzip level 1-9 (default ${ARCHIVE_DEFAULTS.level})
-Files that vanish or change while archived are warnings, not failures.`;
+Files that vanish or change while archived are warnings, not failures. With $${SUMMARY_ENV} (the report, its images
+and the cluster facts as JSON, from the operator), the archive starts with ${ARCHIVE_DEFAULTS.prefix}/${SUMMARY_FILE}: those facts and
+each image's result.`;
 
 export async function run(args: string[]): Promise<number> {
   const parsed = parseCommandArgs(args, {
@@ -26,7 +29,11 @@ export async function run(args: string[]): Promise<number> {
   if (!source || !output) throw new UsageError('--source and --output are required');
   if (!/^[1-9]$/.test(level)) throw new UsageError(`--level must be 1-9, not "${level}"`);
   const started = performance.now();
-  const summary = await createArchive({ source, output, level: Number(level) });
+  const summaryInput = process.env[SUMMARY_ENV];
+  const summary = await createArchive({
+    source, output, level: Number(level),
+    ...(summaryInput !== undefined ? { extraFiles: (results) => [{ name: SUMMARY_FILE, content: formatSummary(parseSummaryInput(summaryInput), results) }] } : {}),
+  });
   const seconds = (performance.now() - started) / 1000;
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
   console.log(

@@ -14,6 +14,8 @@ describe('gather flags -> spec', () => {
       command: ['/bin/bash', '-c', 'gather; echo done'], since: '2h', timeout: '5m', nodeName: 'node-1.example', deleteAfter: '1h',
     });
     expect(specFromFlags({ 'since-time': '2025-01-31T08:00:00Z' }, [])).toEqual({ sinceTime: '2025-01-31T08:00:00Z' });
+    expect(specFromFlags({ 'node-selector': 'node-role.kubernetes.io/worker=, zone==a', 'volume-percentage': '50' }, []))
+      .toEqual({ nodeSelector: { 'node-role.kubernetes.io/worker': '', zone: 'a' }, volumePercentage: 50 });
   });
 
   it.each([
@@ -25,6 +27,10 @@ describe('gather flags -> spec', () => {
     [{ 'delete-after': '1000h' }, [], '--delete-after: must be between 1m and 720h'],
     [{ 'since-time': 'yesterday' }, [], /^--since-time: must be an RFC 3339 timestamp/],
     [{ 'node-name': 'Node_1' }, [], /^--node-name: must be a node name/],
+    [{ 'node-selector': 'role' }, [], /^--node-selector: "role" is not key=value/],
+    [{ 'node-selector': 'zone=a/b' }, [], /^--node-selector: must be a label value/],
+    [{ 'volume-percentage': '0' }, [], /^--volume-percentage: must be between 1 and 100/],
+    [{ 'volume-percentage': 'lots' }, [], /^--volume-percentage: must be a whole number/],
     [{}, [''], '-- CMD: the first element is the program to run and must not be empty'],
     [{ since: '1h', 'since-time': '2025-01-31T08:00:00Z' }, [], '--since and --since-time: are mutually exclusive: set one of them, not both'],
   ] as const)('refuses %j %j in one line naming the flag', (flags, command, message) => {
@@ -48,7 +54,7 @@ describe('gather flags -> spec', () => {
 describe('GatherProgress', () => {
   const report = (gathers: { state: string; message?: string; exitCode?: number }[]) => ({
     apiVersion: 'mustgather.openshift.io/v1alpha1', kind: 'MustGatherReport', metadata: { name: 'r', namespace: 'n' }, spec: {},
-    status: { gathers: gathers.map((g, index) => ({ index, image: `quay.io/a/mg${index}:v1`, ...g })) },
+    status: { gathers: gathers.map((g, i) => ({ index: i + 1, image: `quay.io/a/mg${i}:v1`, ...g })) },
   }) as unknown as MustGatherReport;
 
   it('prints each image once per change of state, with exit code and message when it did not succeed', () => {

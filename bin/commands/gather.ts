@@ -19,7 +19,7 @@ import { parseCommandArgs, UsageError } from '../usage.js';
 import { downloadCredentials, reportReader, saveArchive, StatusLine } from './download.js';
 
 const HELP = `Usage: mustgather gather [--image I]... [--all-images] [--image-stream NS/NAME:TAG]... [--since D | --since-time T]
-         [--timeout D] [--node-name N] [--delete-after D] [--dest-dir DIR] [--keep] [-n NAMESPACE] [--name NAME]
+         [--timeout D] [--node-name N] [--node-selector K=V,...] [--volume-percentage P] [--delete-after D] [--dest-dir DIR] [--keep] [-n NAMESPACE] [--name NAME]
          [--kubeconfig FILE] [-- CMD ARGS...]
 
 Creates a MustGatherReport, shows its progress, downloads and verifies its archive when it is Ready, unpacks it into
@@ -32,6 +32,8 @@ in one line (exit code 1).
       --since-time T               only logs after this RFC 3339 time, such as 2025-01-31T08:00:00Z
       --timeout D                  how long one image may gather (default 10m)
       --node-name N                run the gather on this node
+      --node-selector K=V,...      run the gather on a node with these labels (one pod on one node, not one per node)
+      --volume-percentage P        stop gathering when the volume is P% full (default 70)
       --delete-after D             the operator deletes the finished report after this long (default 30m)
       --dest-dir DIR               where must-gather.tar.gz is saved and unpacked (default ./must-gather.local.<random>)
       --keep                       keep the report afterwards (and on Ctrl-C)
@@ -48,6 +50,8 @@ const OPTIONS = {
   'since-time': { type: 'string' },
   timeout: { type: 'string' },
   'node-name': { type: 'string' },
+  'node-selector': { type: 'string' },
+  'volume-percentage': { type: 'string' },
   'delete-after': { type: 'string' },
   'dest-dir': { type: 'string' },
   keep: { type: 'boolean', default: false },
@@ -65,6 +69,8 @@ export interface SpecFlags {
   'since-time'?: string;
   timeout?: string;
   'node-name'?: string;
+  'node-selector'?: string;
+  'volume-percentage'?: string;
   'delete-after'?: string;
 }
 
@@ -79,7 +85,20 @@ const FLAG_OF_FIELD: Record<string, { flag: string; values?: (flags: SpecFlags, 
   since: { flag: '--since' },
   sinceTime: { flag: '--since-time' },
   nodeName: { flag: '--node-name' },
+  nodeSelector: { flag: '--node-selector' },
+  volumePercentage: { flag: '--volume-percentage' },
 };
+
+/** `key=value,key2=value2` as oc's --node-selector takes it (a label selector of equalities); a value may be empty. */
+function parseNodeSelector(text: string): Record<string, string> {
+  const selector: Record<string, string> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--node-selector: "${part}" is not key=value`);
+    selector[part.slice(0, eq).trim()] = part.slice(eq + 1).replace(/^=/, '').trim();
+  }
+  return selector;
+}
 
 /**
  * The report spec the flags ask for, checked as the API server would; a refusal is a UsageError naming the flag
@@ -100,6 +119,8 @@ export function specFromFlags(flags: SpecFlags, command: readonly string[]): Mus
     ...(flags.since !== undefined ? { since: flags.since } : {}),
     ...(flags['since-time'] !== undefined ? { sinceTime: flags['since-time'] } : {}),
     ...(flags['node-name'] !== undefined ? { nodeName: flags['node-name'] } : {}),
+    ...(flags['node-selector'] !== undefined ? { nodeSelector: parseNodeSelector(flags['node-selector']) } : {}),
+    ...(flags['volume-percentage'] !== undefined ? { volumePercentage: /^\d+$/.test(flags['volume-percentage']) ? Number(flags['volume-percentage']) : flags['volume-percentage'] } : {}),
   };
   try {
     return validateSpec(spec);
@@ -125,7 +146,8 @@ export class GatherProgress {
     const gathers = report.status?.gathers ?? [];
     const lines: string[] = [];
     for (const gather of gathers) {
-      const line = `image ${gather.index + 1}/${gathers.length} ${gather.image}: ${describeGather(gather)}`;
+      // status.gathers[].index counts from 1, as the pod's gather-N containers do.
+      const line = `image ${gather.index}/${gathers.length} ${gather.image}: ${describeGather(gather)}`;
       if (this.#seen.get(gather.index) === line) continue;
       this.#seen.set(gather.index, line);
       lines.push(line);

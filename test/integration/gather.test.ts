@@ -45,7 +45,7 @@ async function setStatus(name: string, status: Record<string, unknown>): Promise
   await admin.patch({ kind: 'MustGatherReport', namespace, name }, { status }, { subresource: 'status' });
 }
 
-const gathers = (...states: GatherStatus['state'][]): GatherStatus[] => states.map((state, index) => ({ index, image: IMAGES[index]!, state }));
+const gathers = (...states: GatherStatus['state'][]): GatherStatus[] => states.map((state, i) => ({ index: i + 1, image: IMAGES[i]!, state }));
 const ready = (status: 'True' | 'False', reason: string, message: string) => [{ type: 'Ready', status, reason, message, lastTransitionTime: new Date().toISOString() }];
 
 /** Waits until the CLI created report `name` (and said so). */

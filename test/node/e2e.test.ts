@@ -13,8 +13,6 @@ import { request as httpsRequest } from 'node:https';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { list as listTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
@@ -28,49 +26,7 @@ import { Informer } from '../../kube/informer.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { RESOURCES } from '../../kube/resources.js';
 import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
-
-const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');
-
-/** Runs `mustgather ARGS` as a separate process; resolves with its exit code and output. */
-function mustgather(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: repoRoot(), env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function readyOf(report: MustGatherReport | undefined): { status?: string; reason?: string; message?: string } {
-  return report?.status?.conditions?.find((c) => c.type === 'Ready') ?? {};
-}
-
-/** Polls `probe` until it returns something; `what` is read when giving up, so it can describe the state then. */
-async function eventually<T>(what: string | (() => string), timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    }
-    await sleep(250);
-  }
-}
-
-async function tarEntries(file: string): Promise<string[]> {
-  const entries: string[] = [];
-  await listTar({ file, onReadEntry: (e) => void entries.push(e.path) });
-  return entries;
-}
+import { CLI, eventually, mustgather, readyOf, tarEntries } from './helpers.js';
 
 describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   let cluster: NodeCluster;

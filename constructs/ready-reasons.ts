@@ -22,6 +22,13 @@ export interface ReasonTraits {
 export const READY_REASONS = {
   /** The archive is compressed and served at the report's URL. */
   ArchiveReady: { ready: true },
+  /**
+   * Waits in line for the operator's fleet limits (`--max-gathering`, `--storage-budget`): nothing of the report
+   * exists yet. Not stuck: the line moves by itself, and the start timeout runs from admission.
+   */
+  Queued: {},
+  /** `spec.storage.size` is larger than the operator's whole `--storage-budget`: it could never start. */
+  ExceedsStorageBudget: { terminal: true, warning: true },
   /** The report's objects are being created, or its pod has not started yet. */
   Pending: { stuck: true },
   /** An image is gathering. */

@@ -26,6 +26,7 @@ import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, 
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, type PodView, type RouteView, type StatusResult } from './status.js';
+import type { Verdict } from './admission.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
@@ -76,6 +77,12 @@ export interface ReconcilerOptions {
    * @default DEFAULT_IMAGES
    */
   readonly images?: OperatorImages;
+  /**
+   * Whether a report that is not admitted yet may start now (the fleet's limits, reconciler/admission.ts); asked
+   * before anything of it is created.
+   * @default - every report starts at once
+   */
+  readonly admission?: (report: MustGatherReport) => Verdict;
   /**
    * Where events go.
    * @default - no events
@@ -247,6 +254,16 @@ export class Reconciler {
     if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
     // One instant per reconcile: what is pruned and the status written agree about a deadline passing meanwhile.
     const now = this.now();
+    try {
+      validateSpec(cached.spec);
+    } catch (err) {
+      if (!(err instanceof ReportValidationError)) throw err;
+      // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
+      return this.nothingCreated(key, cached, now, { invalidSpec: `The spec is invalid: ${err.message}.` });
+    }
+    // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
+    const verdict = cache.ownedBy(cached.metadata.uid ?? '').length > 0 ? undefined : this.options.admission?.(cached);
+    if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
     // The finalizer goes on while the first stage (namespace, cluster-scoped objects) is applied: one round trip less
     // per new report. No later stage starts before it is in place; a report deleted meanwhile gets what the first
     // stage created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on
@@ -256,16 +273,6 @@ export class Reconciler {
       : this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
     finalized.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
     const onWrite = this.writesFor(key);
-
-    try {
-      validateSpec(cached.spec);
-    } catch (err) {
-      if (!(err instanceof ReportValidationError)) throw err;
-      const report = await finalized;
-      // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
-      if (report) await this.writeStatus(key, report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
-      return {};
-    }
 
     const names = reportObjectNames(cached.metadata);
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
@@ -321,8 +328,10 @@ export class Reconciler {
 
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
+    const namespaceObject = changes.find((c) => c.ref.kind === 'Namespace')?.live ?? cache.get({ kind: 'Namespace', name: names.namespace });
+    const admittedAt = namespaceObject?.metadata.creationTimestamp;
     const result = this.status({
-      report, now,
+      report, now, ...(admittedAt ? { admittedAt } : {}),
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
@@ -334,12 +343,28 @@ export class Reconciler {
     await this.writeStatus(key, report, result);
     this.recordTransitions(report, result, changes);
     if (applyError) throw new Error(`MustGatherReport/${key}: ${applyError.message}`, { cause: applyError });
+    return this.expireOrRequeue(key, report, result);
+  }
 
+  /**
+   * A report of which nothing is created: an invalid spec, or one held back by the fleet's limits (in line, or
+   * refused). It gets no finalizer, as there is nothing to clean up: deleting it is immediate. Its status says why;
+   * one that ended for good expires like any finished report.
+   */
+  private async nothingCreated(key: string, report: MustGatherReport, now: Date, why: Pick<Observed, 'invalidSpec' | 'waiting'>): Promise<ReconcileResult> {
+    const result = this.status({ report, now, ...why });
+    await this.writeStatus(key, report, result);
+    this.recordTransitions(report, result, []);
+    return this.expireOrRequeue(key, report, result);
+  }
+
+  /** Deletes a report past its expiry; else says when to look again (the next deadline no watch event marks). */
+  private async expireOrRequeue(key: string, report: MustGatherReport, result: StatusResult): Promise<ReconcileResult> {
     if (result.expiresAt && result.expiresAt.getTime() <= this.now().getTime()) {
       void this.options.events?.record(report, 'Normal', 'Expired', `The report expired at ${result.status.expiresAt}; deleting it and everything it created.`);
-      const ref = { kind: RESOURCES.MustGatherReport.kind, namespace, name };
+      const ref = reportRef(report);
       await this.client.delete(ref, { ...(report.metadata.uid ? { uid: report.metadata.uid } : {}) });
-      onWrite(ref, report as MustGatherReport & KubeObject, undefined);
+      this.writesFor(key)(ref, report as MustGatherReport & KubeObject, undefined);
       return {};
     }
     // The earliest moment something changes that no watch reports; at least 1 ms, as 0 means "do not requeue".

@@ -103,7 +103,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('limits for the fleet', 'its CA, for the
   it('lets one report gather at a time under --max-gathering 1: the others wait Queued in creation order, their places move, each ends Ready', async () => {
     const namespace = await testNamespace(admin, 'fleet');
     const messages = await recordMessages(namespace);
-    const { gauge } = await startController(namespace, { maxGathering: 1, storageBudgetBytes: 0 });
+    const { controller, gauge } = await startController(namespace, { maxGathering: 1, storageBudgetBytes: 0 });
     // The first starts at once, alone; the next two wait, in line order. (Admission is for good: a report created in
     // the same second as one already admitted waits, whatever its uid.)
     const first = 'a';
@@ -119,6 +119,9 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('limits for the fleet', 'its CA, for the
     expect(readyOf(await getReport(admin, namespace, third))?.message).toBe(`Queued: 2nd in line (1 report ahead); ${SLOT_WORDS}`);
     expect(await gauge('mustgather_reports_queued')).toBe(2);
     expect(await gauge('mustgather_reports_gathering')).toBe(1);
+    // What the ClusterOperator says (Available, not Degraded: waiting is not a fault).
+    expect(controller.health().fleet).toEqual({ gathering: 1, queued: 2, storageBytes: 10 * Gi, maxGathering: 1, storageBudgetBytes: 0 });
+    expect(controller.health().failing).toEqual([]);
     // A report in line has created nothing, and has no finalizer.
     for (const name of [second, third]) {
       const report = (await getReport(admin, namespace, name))!;

@@ -257,6 +257,13 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('retention that can change', 'its CA, fo
     const finishedAt = Date.parse(ready.status!.finishedAt!);
     expect(Date.parse(ready.status!.expiresAt!)).toBe(finishedAt + 30 * 60_000);
 
+    // What the operator writes for the report, in either namespace or cluster-wide under its name.
+    const names = reportObjectNames(created.metadata);
+    const writesForIt = async () => (await auditedWrites(OPERATOR_USER))
+      .filter((w) => w.objectRef?.namespace === namespace || w.objectRef?.namespace === names.namespace || w.objectRef?.name?.startsWith(names.namespace))
+      .map((w) => `${w.verb} ${w.objectRef?.resource}/${w.objectRef?.name}${w.objectRef?.subresource ? `/${w.objectRef.subresource}` : ''}`);
+    await reportWrites(namespace);
+    const mark = (await writesForIt()).length;
     await admin.patch(ref(namespace, 'kept'), { spec: { deleteAfter: '2h' } });
     const extended = await eventually(async () => {
       const now = await getReport(admin, namespace, 'kept');
@@ -264,6 +271,9 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('retention that can change', 'its CA, fo
     }, 'expiresAt to follow deleteAfter: 2h');
     expect(extended!.status!.finishedAt).toBe(ready.status!.finishedAt);
     expect(extended!.status!.observedGeneration).toBe(extended!.metadata.generation);
+    // The chart does not depend on deleteAfter: the change costs the status write, nothing else.
+    await reportWrites(namespace);
+    expect((await writesForIt()).slice(mark)).toEqual(['patch mustgatherreports/kept/status']);
 
     await admin.patch(ref(namespace, 'kept'), { spec: { deleteAfter: '10m' } });
     await eventually(async () => (await getReport(admin, namespace, 'kept'))?.status?.expiresAt === new Date(finishedAt + 10 * 60_000).toISOString().replace(/\.\d{3}Z$/, 'Z'), 'expiresAt to follow deleteAfter: 10m');

@@ -280,7 +280,10 @@ export class Reconciler {
     const pod = cache.get<PodView & KubeObject>(inNamespace('Pod', names.main));
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), now }).gatheringOver;
+    // When the report's objects began to exist: its namespace's creation, or now for a report starting now (one that
+    // waited in line, or for a busy operator, must not have used up its start timeout before it started).
+    const admittedAt = cache.get({ kind: RESOURCES.Namespace.kind, name: names.namespace })?.metadata.creationTimestamp ?? now.toISOString();
+    const gathering = !this.status({ report: cached, ...(pod ? { pod } : {}), admittedAt, now }).gatheringOver;
     const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
     const desired = this.render(key, cached, {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering,
@@ -328,10 +331,8 @@ export class Reconciler {
 
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
-    const namespaceObject = changes.find((c) => c.ref.kind === 'Namespace')?.live ?? cache.get({ kind: 'Namespace', name: names.namespace });
-    const admittedAt = namespaceObject?.metadata.creationTimestamp;
     const result = this.status({
-      report, now, ...(admittedAt ? { admittedAt } : {}),
+      report, now, admittedAt,
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),

@@ -131,7 +131,9 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('limits for the fleet', 'its CA, for the
     }
 
     for (const name of [first, second, third]) await finish(namespace, name);
-    expect(messages(third).filter((m) => m.startsWith('Queued'))).toEqual([
+    // Its place moved up as the one ahead left. (Created in the same second as the one ahead but with a greater uid, it
+    // may have been next in line for a moment, until the other showed.)
+    expect(messages(third).filter((m) => m.startsWith('Queued')).slice(-2)).toEqual([
       `Queued: 2nd in line (1 report ahead); ${SLOT_WORDS}`,
       'Queued: next in line, waiting for a gathering slot: 1 report of at most 1 is gathering (--max-gathering).',
     ]);
@@ -172,6 +174,32 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('limits for the fleet', 'its CA, for the
     await finish(namespace, order[0]!);
     await finish(namespace, order[2]!);
     await eventually(async () => podOf((await getReport(admin, namespace, order[3]!))!), 'the last one to be admitted');
+  });
+
+  it('starts a report that waited in line longer than the start timeout as any other: its clock runs from admission', async () => {
+    const namespace = await testNamespace(admin, 'fleet');
+    const startTimeoutMs = 4_000;
+    await startController(namespace, { maxGathering: 1, storageBudgetBytes: 0 }, { startTimeoutMs });
+    const first = await createReport(admin, namespace, 'first', { images: IMAGES });
+    await eventually(() => podOf(first), 'the first report\'s pod');
+    // Gathering is progress: the first report does not time out while the second waits.
+    await setPodStatus(admin, reportObjectNames(first.metadata).namespace, podStatus(IMAGES, { running: true, platform: 'kubernetes' }));
+    const waited = await createReport(admin, namespace, 'waited', { images: IMAGES });
+    await eventually(async () => readyOf(await getReport(admin, namespace, 'waited'))?.reason === 'Queued', 'the second to wait');
+    await new Promise((resolve) => setTimeout(resolve, startTimeoutMs + 1_000));
+    await finish(namespace, 'first');
+
+    const names = reportObjectNames(waited.metadata);
+    await eventually(() => podOf(waited), 'the second report\'s pod', 30_000, 50);
+    const admittedAt = Date.parse((await admin.get({ kind: 'Namespace', name: names.namespace }))!.metadata.creationTimestamp!);
+    expect(await admin.get({ kind: 'ClusterRoleBinding', name: names.gatherBinding })).toBeDefined();
+    // Nothing runs its pod here: it gives up one start timeout after its admission, not at once.
+    const ended = await eventually(async () => {
+      const now = await getReport(admin, namespace, 'waited');
+      return readyOf(now)?.reason === 'StartTimedOut' ? now : undefined;
+    }, 'StartTimedOut', 30_000, 100);
+    expect(Date.parse(ended!.status!.finishedAt!) - admittedAt).toBeGreaterThanOrEqual(startTimeoutMs - 1_000);
+    expect(readyOf(ended)?.message).toMatch(/^Gave up after 4s: waiting for the report pod to start/);
   });
 
   it('keeps live volumes within --storage-budget: a Ready report holds its volume until deleted; one larger than the budget is refused at once', async () => {

@@ -222,6 +222,8 @@ class OperatorProcess {
     this.child = spawn(process.execPath, [
       ...nodeOptions, 'dist/bin/mustgather.js', 'run', '--kubeconfig', kubeconfig, '--platform', 'kubernetes', '--listen', '127.0.0.1:0',
       '--concurrency', String(CONCURRENCY), '--start-timeout', '0',
+      // Every fleet limit off: the bench measures the operator's own cost per report, all of them started at once.
+      '--max-gathering', '0', '--storage-budget', '0',
     ], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let buffered = '';

@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { annotateAll } from './annotate.js';
 import { MustGatherReportCrd } from './crd.js';
-import { DEFAULT_IMAGES, IMAGE_ENV, type OperatorImages } from './operator-config.js';
+import { DEFAULT_IMAGES, DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET, IMAGE_ENV, type OperatorImages } from './operator-config.js';
 import { API_GROUP, PLURAL } from './report-api.js';
 import { GATHER_SERVICE_ACCOUNT } from './report-identity.js';
 
@@ -19,6 +19,16 @@ export interface InstallChartProps extends ChartProps {
    * @default DEFAULT_IMAGES
    */
   readonly images?: OperatorImages;
+  /**
+   * Reports gathering at once (`mustgather run --max-gathering`); 0: no limit.
+   * @default DEFAULT_MAX_GATHERING
+   */
+  readonly maxGathering?: number;
+  /**
+   * The storage budget of the report volumes (`mustgather run --storage-budget`), a quantity; '0': no limit.
+   * @default DEFAULT_STORAGE_BUDGET
+   */
+  readonly storageBudget?: string;
   /**
    * Annotations added to every object (the release manifests add the cluster-version operator's profile annotations).
    * @default - none
@@ -132,7 +142,11 @@ export class InstallChart extends Chart {
               image: images.operator,
               imagePullPolicy: 'IfNotPresent',
               command: ['mustgather'],
-              args: ['run', `--listen=:${OPERATOR_HTTP_PORT}`, '--leader-elect'],
+              // The fleet's limits written out, defaults included: the place an admin looks for them and changes them.
+              args: [
+                'run', `--listen=:${OPERATOR_HTTP_PORT}`, '--leader-elect',
+                `--max-gathering=${props.maxGathering ?? DEFAULT_MAX_GATHERING}`, `--storage-budget=${props.storageBudget ?? DEFAULT_STORAGE_BUDGET}`,
+              ],
               env: [
                 { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },

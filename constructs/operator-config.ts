@@ -43,3 +43,17 @@ export const DEFAULT_GATHER_IMAGE_STREAM = 'openshift/must-gather:latest';
 export function gatherImages(spec: Pick<MustGatherReportSpec, 'images'>): readonly string[] {
   return spec.images ?? [DEFAULT_GATHER_IMAGE];
 }
+
+/**
+ * Reports gathering at once unless `--max-gathering` says otherwise: `oc adm must-gather` runs four pods at a time too.
+ * Each gathering report runs a pod with cluster-admin and writes its volume; the rest wait in line.
+ */
+export const DEFAULT_MAX_GATHERING = 4;
+
+/**
+ * The storage budget of the report volumes unless `--storage-budget` says otherwise: ten reports of the default
+ * `spec.storage.size` (10Gi), which is the four that may gather at once and six finished ones kept for download.
+ * Ordinary use (a few reports, kept `deleteAfter`, 30m by default) never waits for it; a runaway automation creating
+ * reports in a loop claims at most this much of the cluster's storage instead of a volume per report.
+ */
+export const DEFAULT_STORAGE_BUDGET = '100Gi';

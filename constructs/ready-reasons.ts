@@ -27,6 +27,13 @@ export const READY_REASONS = {
    * retried; after the operator's `--start-timeout` the report ends ImageResolutionFailed.
    */
   ResolvingImages: { warning: true },
+  /**
+   * Waits in line for the operator's fleet limits (`--max-gathering`, `--storage-budget`): nothing of the report
+   * exists yet. Not stuck: the line moves by itself, and the start timeout runs from admission.
+   */
+  Queued: {},
+  /** `spec.storage.size` is larger than the operator's whole `--storage-budget`: it could never start. */
+  ExceedsStorageBudget: { terminal: true, warning: true },
   /** The report's objects are being created, or its pod has not started yet. */
   Pending: { stuck: true },
   /** An image is gathering. */

@@ -36,6 +36,17 @@ describe('clusterOperatorStatus', () => {
     expect(degraded.message).toContain('ns/r: Route/x/y: apply failed: 404');
   });
 
+  it('says what the fleet holds against its limits, and a line of waiting reports is not Degraded', () => {
+    const fleet = { gathering: 4, queued: 12, storageBytes: 50 * 2 ** 30, maxGathering: 4, storageBudgetBytes: 100 * 2 ** 30 };
+    const s = status({ ...healthy, fleet });
+    expect(s.conditions.find((c) => c.type === 'Available')?.message).toBe(
+      'Reconciling MustGatherReports (3 live; 4 gathering (at most 4), 12 queued; volumes 50.0 GiB of the 100.0 GiB budget).',
+    );
+    expect(conditions(s)).toMatchObject({ Available: 'True/AsExpected', Progressing: 'False/AsExpected', Degraded: 'False/AsExpected' });
+    const unlimited = status({ ...healthy, fleet: { ...fleet, queued: 0, maxGathering: 0, storageBudgetBytes: 0 } });
+    expect(unlimited.conditions[0]!.message).toBe('Reconciling MustGatherReports (3 live; 4 gathering, 0 queued; volumes 50.0 GiB).');
+  });
+
   it('keeps lastTransitionTime while a condition keeps its status', () => {
     const first = status(healthy);
     const later = clusterOperatorStatus({ version: '4.21.0', operatorNamespace: 'x', health: { ...healthy, reportNamespaces: [] }, now: new Date('2026-11-25T13:00:00Z'), previous: first });

@@ -4,7 +4,9 @@
  * `oc adm inspect` / must-gather should collect for it (relatedObjects).
  */
 import { isDeepStrictEqual } from 'node:util';
+import { formatBytes } from '../constructs/quantity.js';
 import { API_GROUP, PLURAL } from '../constructs/report-api.js';
+import type { FleetLimits, FleetUsage } from './admission.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { RESOURCES } from '../kube/resources.js';
 
@@ -38,6 +40,15 @@ export interface OperatorHealth {
   readonly failing: readonly { readonly key: string; readonly failures: number; readonly message: string }[];
   /** Namespaces of live reports. */
   readonly reportNamespaces: readonly string[];
+  /** What the fleet holds, and its limits. @default - not said */
+  readonly fleet?: FleetUsage & FleetLimits;
+}
+
+/** The fleet in words: reports gathering and queued, storage in use, each against its limit. Waiting is not Degraded. */
+function fleetWords(fleet: FleetUsage & FleetLimits): string {
+  const gathering = `${fleet.gathering} gathering${fleet.maxGathering > 0 ? ` (at most ${fleet.maxGathering})` : ''}`;
+  const storage = `volumes ${formatBytes(fleet.storageBytes)}${fleet.storageBudgetBytes > 0 ? ` of the ${formatBytes(fleet.storageBudgetBytes)} budget` : ''}`;
+  return `; ${gathering}, ${fleet.queued} queued; ${storage}`;
 }
 
 export interface ClusterOperatorInput {
@@ -63,7 +74,7 @@ export function clusterOperatorStatus(input: ClusterOperatorInput): ClusterOpera
   const failures = failing.slice(0, 5).map((f) => `${f.key}: ${f.message}`).join('; ');
   const conditions = [
     health.synced
-      ? condition('Available', 'True', 'AsExpected', `Reconciling MustGatherReports (${health.reportNamespaces.length} live).`)
+      ? condition('Available', 'True', 'AsExpected', `Reconciling MustGatherReports (${health.reportNamespaces.length} live${health.fleet ? fleetWords(health.fleet) : ''}).`)
       : condition('Available', 'False', 'Starting', 'Listing and watching the cluster; reports are not reconciled yet.'),
     health.synced
       ? condition('Progressing', 'False', 'AsExpected', `Version ${version} is running.`)

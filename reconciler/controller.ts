@@ -5,6 +5,8 @@
  */
 import { reportNamespaceName } from '../constructs/report-identity.js';
 import type { OperatorImages } from '../constructs/operator-config.js';
+import type { MustGatherReport } from '../constructs/report-api.js';
+import { FleetAdmission, type FleetLimits, type FleetUsage } from './admission.js';
 import { ReportCache } from './cache.js';
 import type { OperatorHealth } from './cluster-operator.js';
 import { EventRecorder } from '../kube/events.js';
@@ -12,8 +14,9 @@ import type { KubeClient } from '../kube/client.js';
 import { type Logger, silentLogger } from './log.js';
 import { type OperatorMetrics, workQueueObserver } from './metrics.js';
 import { Reconciler, type ReconcilerOptions } from './reconcile.js';
-import { reportKey } from './report-key.js';
+import { parseReportKey, reportKey } from './report-key.js';
 import { sweepOrphans } from './ownership.js';
+import { RESOURCES } from '../kube/resources.js';
 import { WorkQueue } from './work-queue.js';
 
 /** What the controller passes through to its {@link Reconciler}. */
@@ -27,6 +30,11 @@ export interface ControllerOptions extends ReportOptions {
   readonly namespaces?: readonly string[];
   /** Reports reconciled at once. @default 4 */
   readonly concurrency?: number;
+  /**
+   * The fleet's limits: reports gathering at once, and the storage budget of their volumes (reconciler/admission.ts).
+   * @default - none (every report starts at once; `mustgather run` sets DEFAULT_MAX_GATHERING and DEFAULT_STORAGE_BUDGET)
+   */
+  readonly limits?: FleetLimits;
   /** Re-reconcile every report this often even without events (a safety net, not the mechanism). @default 600_000 */
   readonly resyncMs?: number;
   /** @default - none */
@@ -37,7 +45,10 @@ export interface ControllerOptions extends ReportOptions {
   readonly watchTimeoutSeconds?: number;
   /** First retry delay of a failing reconcile. @default 100 */
   readonly baseDelayMs?: number;
-  /** Called when a report appears or goes away (what the ClusterOperator lists). @default - nothing */
+  /**
+   * Called when a report appears or goes away, or what the fleet holds changes (what the ClusterOperator says).
+   * @default - nothing
+   */
   readonly onReportsChanged?: () => void;
   /** The reconciler's clock. @default () => new Date() */
   readonly now?: () => Date;
@@ -52,6 +63,9 @@ export class Controller {
   private readonly cache: ReportCache;
   private readonly reconciler: Reconciler;
   private readonly events: EventRecorder;
+  private readonly admission: FleetAdmission;
+  /** What the fleet held at the last plan, to tell the ClusterOperator only of changes. */
+  private fleet: FleetUsage | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   /** Reports whose last reconciles failed, for the ClusterOperator's Degraded condition. */
   private readonly failing = new Map<string, { failures: number; message: string }>();
@@ -85,8 +99,20 @@ export class Controller {
     });
     const events = new EventRecorder(client, { onError: (error) => this.log.error('recording an event failed', { error }) });
     this.events = events;
+    const limits = options.limits ?? { maxGathering: 0, storageBudgetBytes: 0 };
+    options.metrics?.gatheringLimit.set(limits.maxGathering);
+    options.metrics?.storageBudgetBytes.set(limits.storageBudgetBytes);
+    this.admission = new FleetAdmission({
+      limits,
+      read: (key) => {
+        const ref = parseReportKey(key);
+        return ref && this.cache.get<MustGatherReport>({ kind: RESOURCES.MustGatherReport.kind, ...ref });
+      },
+      enqueue: (key) => this.queue.add(key),
+      onPlan: (usage) => this.fleetPlanned(usage),
+    });
     this.reconciler = new Reconciler({
-      client, events, cache: this.cache,
+      client, events, cache: this.cache, admission: (report) => this.admission.verdict(report),
       ...(platform ? { platform } : {}), ...(operatorNamespace ? { operatorNamespace } : {}),
       ...(ingress ? { ingress } : {}), ...(downloadAccess ? { downloadAccess } : {}),
       ...(startTimeoutMs !== undefined ? { startTimeoutMs } : {}),
@@ -100,6 +126,7 @@ export class Controller {
       },
     });
     this.cache.onChange((key, source) => {
+      if (source === 'report') this.admission.touched(key);
       this.queue.add(key);
       if (source === 'report') this.reportsTouched();
     });
@@ -139,6 +166,7 @@ export class Controller {
       synced: this.isReady().ready,
       failing: [...this.failing].map(([key, f]) => ({ key, ...f })),
       reportNamespaces: reports.map((report) => reportNamespaceName(report.metadata)),
+      fleet: { ...this.admission.usage(), ...this.admission.limits },
     };
   }
 
@@ -146,10 +174,22 @@ export class Controller {
   async stop(): Promise<void> {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     clearTimeout(this.reportsTimer);
+    this.admission.stop();
     await this.cache.stop();
     await this.queue.shutdown({ drain: true });
     await this.events.flush();
     this.log.info('controller stopped');
+  }
+
+  /** A new plan of the line: its gauges, and the ClusterOperator when what the fleet holds changed. */
+  private fleetPlanned(usage: FleetUsage): void {
+    const metrics = this.options.metrics;
+    metrics?.reportsQueued.set(usage.queued);
+    metrics?.reportsGathering.set(usage.gathering);
+    metrics?.storageUsedBytes.set(usage.storageBytes);
+    const before = this.fleet;
+    this.fleet = usage;
+    if (before && (before.queued !== usage.queued || before.gathering !== usage.gathering || before.storageBytes !== usage.storageBytes)) this.options.onReportsChanged?.();
   }
 
   /**

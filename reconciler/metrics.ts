@@ -20,6 +20,16 @@ export interface OperatorMetrics {
   /** Reports by condition type and status; the reconciler sets it. */
   readonly reports: Gauge<'condition' | 'status'>;
   readonly apiRequestsTotal: Counter<'verb' | 'code'>;
+  /** Reports waiting in line for the fleet's limits (Ready=False, reason Queued). */
+  readonly reportsQueued: Gauge;
+  /** Admitted reports still gathering (each holds a `--max-gathering` slot). */
+  readonly reportsGathering: Gauge;
+  /** `--max-gathering` (0: no limit). */
+  readonly gatheringLimit: Gauge;
+  /** The volumes of live admitted reports together (what counts against `--storage-budget`). */
+  readonly storageUsedBytes: Gauge;
+  /** `--storage-budget` in bytes (0: no limit). */
+  readonly storageBudgetBytes: Gauge;
 }
 
 export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
@@ -46,6 +56,13 @@ export function createMetrics(options: MetricsOptions = {}): OperatorMetrics {
     apiRequestsTotal: new Counter({
       name: 'mustgather_api_requests_total', help: 'Kubernetes API requests by HTTP verb and status code.', labelNames: ['verb', 'code'], registers,
     }),
+    reportsQueued: new Gauge({ name: 'mustgather_reports_queued', help: 'Reports waiting in line for the fleet\'s limits (Ready=False, reason Queued).', registers }),
+    reportsGathering: new Gauge({ name: 'mustgather_reports_gathering', help: 'Admitted reports still gathering.', registers }),
+    gatheringLimit: new Gauge({ name: 'mustgather_gathering_limit', help: 'Reports that may gather at once (--max-gathering; 0: no limit).', registers }),
+    storageUsedBytes: new Gauge({
+      name: 'mustgather_storage_used_bytes', help: 'Volume sizes (spec.storage.size) of the live admitted reports together: what counts against --storage-budget.', registers,
+    }),
+    storageBudgetBytes: new Gauge({ name: 'mustgather_storage_budget_bytes', help: 'The storage budget of report volumes (--storage-budget; 0: no limit).', registers }),
   };
 }
 

@@ -32,6 +32,7 @@ import { type ClaimView, computeStatus, type Observed, podGatherImages, type Pod
 import { ClusterFactsReader } from './cluster-facts.js';
 import { CLUSTER_READS_TTL_MS, ClusterReads } from './cluster-reads.js';
 import { ImageResolver, type ResolutionFailure } from './image-resolution.js';
+import type { Verdict } from './admission.js';
 
 /** Finalizer that keeps a report until its namespace and cluster-scoped bindings are gone. */
 export const FINALIZER = 'mustgather.openshift.io/cleanup';
@@ -79,6 +80,12 @@ export interface ReconcilerOptions {
    * @default DEFAULT_IMAGES
    */
   readonly images?: OperatorImages;
+  /**
+   * Whether a report that is not admitted yet may start now (the fleet's limits, reconciler/admission.ts); asked
+   * before anything of it is created.
+   * @default - every report starts at once
+   */
+  readonly admission?: (report: MustGatherReport) => Verdict;
   /**
    * Where events go.
    * @default - no events
@@ -278,6 +285,16 @@ export class Reconciler {
     if (cached.metadata.deletionTimestamp) return this.finalize(key, cached);
     // One instant per reconcile: what is pruned and the status written agree about a deadline passing meanwhile.
     const now = this.now();
+    try {
+      validateSpec(cached.spec);
+    } catch (err) {
+      if (!(err instanceof ReportValidationError)) throw err;
+      // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
+      return this.nothingCreated(key, cached, now, { invalidSpec: `The spec is invalid: ${err.message}.` });
+    }
+    // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
+    const verdict = cache.ownedBy(cached.metadata.uid ?? '').length > 0 ? undefined : this.options.admission?.(cached);
+    if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
     // The finalizer goes on while the first stage (namespace, cluster-scoped objects) is applied: one round trip less
     // per new report. No later stage starts before it is in place; a report deleted meanwhile gets what the first
     // stage created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on
@@ -288,16 +305,6 @@ export class Reconciler {
     finalized.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
     const onWrite = this.writesFor(key);
 
-    try {
-      validateSpec(cached.spec);
-    } catch (err) {
-      if (!(err instanceof ReportValidationError)) throw err;
-      const report = await finalized;
-      // The CRD refuses such specs; one stored before a schema change still must not crash the loop.
-      if (report) await this.writeStatus(key, report, this.status({ report, invalidSpec: `The spec is invalid: ${err.message}.`, now }));
-      return {};
-    }
-
     const names = reportObjectNames(cached.metadata);
     const inNamespace = (kind: string, objectName: string) => ({ kind, namespace: names.namespace, name: objectName });
     const openshift = this.platform === 'openshift';
@@ -307,7 +314,10 @@ export class Reconciler {
     const { images, cluster } = chosen;
     // The random inputs of the chart, read back: oauth-proxy's cookie secret, or the operator-issued certificate.
     const secret = cache.get(inNamespace('Secret', openshift ? names.proxyCookieSecret : names.servingCertSecret));
-    const gathering = !this.status({ report: cached, images, ...(pod ? { pod } : {}), now }).gatheringOver;
+    // When the report's objects began to exist: its namespace's creation, or now for a report starting now (one that
+    // waited in line, or for a busy operator, must not have used up its start timeout before it started).
+    const admittedAt = cache.get({ kind: RESOURCES.Namespace.kind, name: names.namespace })?.metadata.creationTimestamp ?? now.toISOString();
+    const gathering = !this.status({ report: cached, images, ...(pod ? { pod } : {}), admittedAt, now }).gatheringOver;
     // The serving certificate: a live one is checked (cheap); a new one is issued while the first stages are applied
     // (generating and signing a key is milliseconds of CPU that would otherwise come before the first request).
     let tls = openshift || !secret ? undefined : await this.servingTls(key as ReportKey, names, secret);
@@ -356,7 +366,7 @@ export class Reconciler {
           if (!chosen.recorded) {
             const current = await finalized;
             if (!current) return 'the report, deleted meanwhile';
-            written = await this.writeStatus(key, current, this.status({ report: current, now, images, ...(cluster ? { cluster } : {}) }));
+            written = await this.writeStatus(key, current, this.status({ report: current, now, images, ...(cluster ? { cluster } : {}), admittedAt }));
             if (!written) return 'the report, deleted meanwhile';
           }
           return undefined;
@@ -388,7 +398,7 @@ export class Reconciler {
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({
-      report, now, images, ...(cluster ? { cluster } : {}),
+      report, now, images, ...(cluster ? { cluster } : {}), admittedAt,
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),
@@ -440,6 +450,18 @@ export class Reconciler {
     const retryIn = Math.min(Math.max((now - created) / 4, RESOLUTION_RETRY_MS.min), RESOLUTION_RETRY_MS.max);
     const deadline = this.startTimeoutMs > 0 ? created + this.startTimeoutMs - now : Infinity;
     return { requeueAfter: Math.max(1, Math.min(retryIn, deadline)) };
+  }
+
+  /**
+   * A report of which nothing is created: an invalid spec, or one held back by the fleet's limits (in line, or
+   * refused). It gets no finalizer, as there is nothing to clean up: deleting it is immediate. Its status says why;
+   * one that ended for good expires like any finished report.
+   */
+  private async nothingCreated(key: string, report: MustGatherReport, now: Date, why: Pick<Observed, 'invalidSpec' | 'waiting'>): Promise<ReconcileResult> {
+    const result = this.status({ report, now, ...why });
+    await this.writeStatus(key, report, result);
+    this.recordTransitions(report, result, []);
+    return this.followUp(key, report, result);
   }
 
   /**

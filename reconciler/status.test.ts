@@ -100,6 +100,35 @@ describe('computeStatus: the Ready reason at every step', () => {
   });
 });
 
+describe('computeStatus: a report held back by the fleet\'s limits', () => {
+  const readyOf = (result: ReturnType<typeof computeStatus>) => result.status.conditions!.find((c) => c.type === 'Ready')!;
+  const queued = { reason: 'Queued', message: 'Queued: 2nd in line (1 report ahead); ...' } as const;
+
+  it('is Queued, names no namespace (none exists), and never times out while in line', () => {
+    const created = { ...report, metadata: { ...report.metadata, creationTimestamp: '2026-11-25T09:00:00Z' } };
+    const result = computeStatus({ report: created, waiting: queued, now, startTimeoutMs: 60_000 });
+    expect(readyOf(result)).toMatchObject({ status: 'False', ...queued });
+    expect(result.status.conditions!.find((c) => c.type === 'Initialized')).toMatchObject({
+      status: 'False', reason: 'Queued', message: 'Nothing of the report is created while it waits in line.',
+    });
+    expect(result.status.namespace).toBeUndefined();
+    expect(result).toMatchObject({ finished: false, gatheringOver: false });
+    expect(result.startDeadline).toBeUndefined();
+    expect(result.status.finishedAt).toBeUndefined();
+  });
+
+  it('ends a refused report for good: it expires deleteAfter later, and stays refused', () => {
+    const refused = { reason: 'ExceedsStorageBudget', message: 'too large' } as const;
+    const result = computeStatus({ report, waiting: refused, now });
+    expect(readyOf(result)).toMatchObject({ status: 'False', ...refused });
+    expect(result.status.conditions!.find((c) => c.type === 'Initialized')?.message).toBe('Nothing of the report was created.');
+    expect(result.finished).toBe(true);
+    expect(result.status).toMatchObject({ finishedAt: '2026-11-25T12:00:00Z', expiresAt: '2026-11-25T12:30:00Z' });
+    const later = computeStatus({ report: { ...report, status: result.status }, waiting: queued, now: new Date('2026-11-25T12:10:00Z') });
+    expect(readyOf(later)).toEqual(readyOf(result));
+  });
+});
+
 describe('computeStatus: a report that cannot start gives up after the start timeout', () => {
   const created = '2026-11-25T09:00:00Z';
   const young = { ...report, metadata: { ...report.metadata, creationTimestamp: created } };
@@ -196,6 +225,13 @@ describe('computeStatus: a report that cannot start gives up after the start tim
     const failed = status({ report: { ...young, status: waiting.status }, pod: pod({ ended: ['Succeeded', 'Succeeded'], archive: 'failed' }), now: at(70) });
     expect(readyOf(failed)).toMatchObject({ reason: 'ArchiveFailed', lastTransitionTime: readyOf(waiting).lastTransitionTime });
     expect(failed.status).toMatchObject({ finishedAt: '2026-11-25T10:10:00Z', expiresAt: '2026-11-25T10:40:00Z' });
+  });
+
+  it('runs the clock from the report\'s admission (its namespace\'s creation) when it waited in line before', () => {
+    const admittedAt = '2026-11-25T09:45:00Z';
+    const result = status({ admittedAt, now: at(50) });
+    expect(readyOf(result).reason).toBe('Pending');
+    expect(result.startDeadline).toEqual(at(55));
   });
 
   it('formats durations the way they are written', () => {

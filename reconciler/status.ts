@@ -76,12 +76,25 @@ export interface Observed {
   readonly applyError?: string;
   /** Why the report cannot be rendered at all (a spec the CRD should have refused). */
   readonly invalidSpec?: string;
+  /** Why the report waits outside the fleet's limits (reconciler/admission.ts): nothing of it exists yet. */
+  readonly waiting?: Waiting;
+  /**
+   * When the report's objects began to exist (its namespace's creation): a report that waited in line gets its start
+   * timeout from then, not from its creation.
+   */
+  readonly admittedAt?: string;
   /**
    * How long a report with a stuck reason (stuck in `READY_REASONS`) may go without progress before it ends StartTimedOut.
    * @default 0: never
    */
   readonly startTimeoutMs?: number;
   readonly now: Date;
+}
+
+/** Why a report is held outside the fleet's limits: in line (Queued), or refused for good (ExceedsStorageBudget). */
+export interface Waiting {
+  readonly reason: ReadyReason;
+  readonly message: string;
 }
 
 export interface StatusResult {
@@ -238,6 +251,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
   // Terminal is final: StartTimedOut came from the clock, and a pod that starts after it has no binding left to gather with.
   const before = report.status?.conditions?.find((c) => c.type === CONDITION.ready);
   if (before?.status === 'False' && isTerminalReason(before.reason)) return { status: 'False', reason: before.reason as ReadyReason, message: before.message, terminal: true };
+  if (observed.waiting) return { status: 'False', ...observed.waiting, terminal: isTerminalReason(observed.waiting.reason) };
   if (observed.imageResolution) return unresolved(observed, observed.imageResolution);
   if (!pod) {
     if (observed.applyError) return applyFailed(observed.applyError);
@@ -311,7 +325,7 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
 function lastProgress(observed: Observed, gathers: GatherStatus[]): number | undefined {
   const archive = byName(observed.pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state;
   const times = [
-    observed.report.metadata.creationTimestamp,
+    observed.report.metadata.creationTimestamp, observed.admittedAt,
     ...gathers.flatMap((g) => [g.startedAt, g.finishedAt]),
     archive?.running?.startedAt, archive?.terminated?.startedAt, archive?.terminated?.finishedAt,
   ].map((t) => (t ? Date.parse(t) : Number.NaN)).filter((t) => !Number.isNaN(t));
@@ -342,6 +356,10 @@ const rfc3339 = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function initialized(observed: Observed, gathers: GatherStatus[], ready: Readiness): ConditionValue {
   if (observed.invalidSpec) return { status: 'False', reason: 'InvalidSpec', message: observed.invalidSpec };
+  if (observed.waiting) {
+    const { reason } = observed.waiting;
+    return { status: 'False', reason, message: isTerminalReason(reason) ? 'Nothing of the report was created.' : 'Nothing of the report is created while it waits in line.' };
+  }
   if (observed.imageResolution) return { status: 'False', reason: ready.reason, message: ready.message };
   if (!observed.pod) {
     return observed.applyError
@@ -388,7 +406,8 @@ export function computeStatus(observed: Observed): StatusResult {
   const expiresAt = finishedAt && deleteAfterMs !== undefined ? new Date(Date.parse(finishedAt) + deleteAfterMs) : undefined;
   const archiveMessage = byName(pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state?.terminated?.message;
   const archive = archiveMessage ? parseArchiveResult(archiveMessage) : undefined;
-  const namespace = reportNamespaceName(report.metadata);
+  // Named only once it exists: a report held back by the fleet's limits has none.
+  const namespace = observed.waiting ? undefined : reportNamespaceName(report.metadata);
   const status: MustGatherReportStatus = {
     ...(report.metadata.generation !== undefined ? { observedGeneration: report.metadata.generation } : {}),
     ...(namespace ? { namespace } : {}),

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET } from '../constructs/operator-config.js';
 import { renderInstall } from '../constructs/render.js';
+import { parseMaxGathering, parseStorageBudget } from '../reconciler/admission.js';
 
 type Any = any;
 
@@ -10,6 +12,8 @@ describe('InstallChart snapshots', () => {
       operatorNamespace: 'mg-system',
       images: { operator: 'r.io/op:v1', oauthProxy: 'r.io/proxy:v2' },
       commonAnnotations: { 'include.release.openshift.io/self-managed-high-availability': 'true' },
+      maxGathering: 2,
+      storageBudget: '1Ti',
     })).toMatchSnapshot();
   });
 });
@@ -38,6 +42,15 @@ describe('InstallChart invariants', () => {
     expect(pod.containers[0].args).toContain('--leader-elect');
     expect(pod.containers[0].livenessProbe.httpGet.path).toBe('/healthz');
     expect(pod.containers[0].readinessProbe.httpGet.path).toBe('/readyz');
+  });
+
+  it('writes the fleet\'s limits into the operator\'s arguments, defaults included, in words `mustgather run` takes', () => {
+    const args = (props = {}) => (renderInstall(props) as Any[]).find((o) => o.kind === 'Deployment').spec.template.spec.containers[0].args as string[];
+    const limits = (list: string[]) => list.filter((a) => /^--(max-gathering|storage-budget)=/.test(a));
+    expect(limits(args())).toEqual([`--max-gathering=${DEFAULT_MAX_GATHERING}`, `--storage-budget=${DEFAULT_STORAGE_BUDGET}`]);
+    expect(limits(args({ maxGathering: 0, storageBudget: '0' }))).toEqual(['--max-gathering=0', '--storage-budget=0']);
+    expect(parseMaxGathering(String(DEFAULT_MAX_GATHERING))).toBe(4);
+    expect(parseStorageBudget(DEFAULT_STORAGE_BUDGET)).toBe(100 * 2 ** 30);
   });
 
   it('installs the report CRD', () => {

@@ -9,7 +9,8 @@ import {
 } from '../../datapath/download.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
 
-const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--token TOKEN] [--certificate-authority FILE] [--insecure-skip-tls-verify]
+const HELP = `Usage: mustgather download REPORT [-n NAMESPACE] [-o FILE] [--timeout D] [--delete] [--token TOKEN] [--certificate-authority FILE]
+         [--insecure-skip-tls-verify]
 
 Waits for the MustGatherReport REPORT to be Ready, then downloads its archive with the current context's own
 credentials (bearer token, client certificate, exec plugin or auth provider; the report's server admits cluster admins
@@ -19,6 +20,8 @@ pod. The server's certificate is checked against status.caBundle (when the opera
   -n, --namespace NS               the report's namespace (default: the context's)
   -o, --output FILE                default must-gather-NAMESPACE-REPORT.tar.gz
       --timeout D                  how long to wait for Ready (default 30m)
+      --delete                     delete the report once its archive is downloaded and verified against
+                                   status.archive.sha256 (the operator then removes everything it created)
       --token TOKEN                present this bearer token to the report's server instead of the context's credentials
       --certificate-authority FILE also trust this CA for the report URL (a route's or ingress's, e.g. the ingress CA)
       --insecure-skip-tls-verify   do not verify the report URL's certificate
@@ -32,6 +35,7 @@ export async function run(args: string[]): Promise<number> {
     token: { type: 'string' },
     'certificate-authority': { type: 'string' },
     'insecure-skip-tls-verify': { type: 'boolean', default: false },
+    delete: { type: 'boolean', default: false },
   }, HELP, true);
   if (!parsed) return 0;
   const { values, positionals } = parsed;
@@ -49,19 +53,42 @@ export async function run(args: string[]): Promise<number> {
   const reportRef = `${namespace}/${name}`;
 
   const status = new StatusLine(process.stderr);
-  const report = await waitForReady({
-    reportRef,
-    timeoutMs,
-    readReport: reportReader(client, kc, { namespace, name }),
-    onStatus: (line) => status.show(`${reportRef}: ${line}`),
-  }).finally(() => client.close());
-  status.done(`${reportRef}: Ready, ${report.status.report_url}`);
+  try {
+    const report = await waitForReady({
+      reportRef,
+      timeoutMs,
+      readReport: reportReader(client, kc, { namespace, name }),
+      onStatus: (line) => status.show(`${reportRef}: ${line}`),
+    });
+    status.done(`${reportRef}: Ready, ${report.status.report_url}`);
 
-  const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;
-  await saveArchive(report, {
-    output, credentials, kubeConfig: kc, ca: ca ? [ca] : [], insecure: values['insecure-skip-tls-verify'],
-  }, status);
+    const output = values.output ?? `must-gather-${namespace}-${name}.tar.gz`;
+    // A download that fails verification throws here: the report is kept.
+    await saveArchive(report, {
+      output, credentials, kubeConfig: kc, ca: ca ? [ca] : [], insecure: values['insecure-skip-tls-verify'],
+    }, status);
+    if (values.delete) {
+      if (!report.status.archive?.sha256) throw new DownloadError(`${reportRef}: not deleted: it publishes no status.archive.sha256 to verify the download against`);
+      try {
+        await deleteReport(client, report);
+      } catch (err) {
+        throw new DownloadError(`${reportRef}: downloaded, but not deleted: ${(err as Error).message}`, { cause: err });
+      }
+      status.done(`${reportRef}: deleted`);
+    }
+  } finally {
+    client.close();
+  }
   return 0;
+}
+
+/**
+ * Deletes the report a command read, and only that one: the uid precondition never deletes a namesake created since.
+ * Already gone is fine.
+ */
+export async function deleteReport(client: KubeClient, report: MustGatherReport): Promise<void> {
+  const { namespace, name, uid } = report.metadata;
+  await client.delete({ kind: KIND, namespace, name }, { ...(uid ? { uid } : {}) });
 }
 
 function readCa(path: string): Buffer {

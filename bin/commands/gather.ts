@@ -16,7 +16,7 @@ import { waitForReady } from '../../datapath/download.js';
 import { extractArchive } from '../../datapath/extract.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { parseCommandArgs, UsageError } from '../usage.js';
-import { downloadCredentials, reportReader, saveArchive, StatusLine } from './download.js';
+import { deleteReport, downloadCredentials, reportReader, saveArchive, StatusLine } from './download.js';
 
 const HELP = `Usage: mustgather gather [--image I]... [--all-images] [--image-stream NS/NAME:TAG]... [--since D | --since-time T]
          [--timeout D] [--node-name N] [--node-selector K=V,...] [--volume-percentage P] [--delete-after D] [--dest-dir DIR] [--keep] [-n NAMESPACE] [--name NAME]
@@ -210,7 +210,7 @@ export async function run(args: string[]): Promise<number> {
       return;
     }
     try {
-      await client.delete({ kind: KIND, namespace, name: created.metadata.name }, { uid: created.metadata.uid! });
+      await deleteReport(client, created);
       status.done(`${ref}: deleted`);
     } catch (err) {
       status.done(`${ref}: could not delete the report: ${(err as Error).message}`);

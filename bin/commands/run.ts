@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { KubeConfig } from '@kubernetes/client-node';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
 import { parseDuration } from '../../constructs/duration.js';
+import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET } from '../../constructs/operator-config.js';
+import { parseMaxGathering, parseStorageBudget } from '../../reconciler/admission.js';
 import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, type Platform, PLATFORMS } from '../../constructs/pod-contract.js';
 import { detectPlatform } from '../../reconciler/platform.js';
 import { ClusterOperatorReporter } from '../../reconciler/cluster-operator.js';
@@ -44,6 +46,11 @@ Runs the operator. Out of a cluster it uses the current kube context (or --kubec
   --start-timeout D          a report that cannot start (image pull, scheduling, volume, container config) and makes
                              no progress for D ends Ready=False StartTimedOut ($START_TIMEOUT; default
                              ${formatDuration(DEFAULT_START_TIMEOUT_MS)}; 0: never)
+  --max-gathering N          at most N reports gather at once ($MAX_GATHERING; default ${DEFAULT_MAX_GATHERING}; 0: no limit); the others
+                             wait in line, Ready=False Queued, in creation order
+  --storage-budget Q         the volumes (spec.storage.size) of live reports, gathering or finished until deleted,
+                             stay within Q ($STORAGE_BUDGET; default ${DEFAULT_STORAGE_BUDGET}; 0: no limit); a report that does not fit
+                             waits Queued, one larger than Q is refused (ExceedsStorageBudget)
 The operator's own CA for report certificates (kubernetes) is Secret must-gather-serving-ca in $POD_NAMESPACE
 (default ${DEFAULT_OPERATOR_NAMESPACE}, created when missing).
   -v, --verbose              debug logs
@@ -76,6 +83,8 @@ export async function run(args: string[]): Promise<number> {
     'start-timeout': { type: 'string', default: process.env.START_TIMEOUT || formatDuration(DEFAULT_START_TIMEOUT_MS) },
     'default-gather-image': { type: 'string', default: process.env.DEFAULT_GATHER_IMAGE || DEFAULT_GATHER_IMAGE },
     'allowed-registries': { type: 'string', default: process.env.ALLOWED_REGISTRIES ?? '' },
+    'max-gathering': { type: 'string', default: process.env.MAX_GATHERING || String(DEFAULT_MAX_GATHERING) },
+    'storage-budget': { type: 'string', default: process.env.STORAGE_BUDGET || DEFAULT_STORAGE_BUDGET },
     verbose: { type: 'boolean', short: 'v' },
   }, HELP);
   if (!parsed) return 0;
@@ -86,12 +95,15 @@ export async function run(args: string[]): Promise<number> {
   if (values.platform && !(PLATFORMS as readonly string[]).includes(values.platform)) {
     throw new UsageError(`--platform: "${values.platform}" is not one of ${PLATFORMS.join(', ')}`);
   }
-  let downloadAccess;
-  try {
-    downloadAccess = parseDownloadAccess(values['download-access']);
-  } catch (err) {
-    throw new UsageError(`--download-access: ${(err as Error).message}`);
-  }
+  /** A flag's value through `parse`, whose refusal becomes a UsageError naming the flag. */
+  const flag = <T>(name: 'download-access' | 'max-gathering' | 'storage-budget', parse: (text: string) => T): T => {
+    try {
+      return parse(values[name]);
+    } catch (err) {
+      throw new UsageError(`--${name}: ${(err as Error).message}`);
+    }
+  };
+  const downloadAccess = flag('download-access', parseDownloadAccess);
   // Go's time.ParseDuration takes a bare "0" too.
   const startTimeoutMs = values['start-timeout'] === '0' ? 0 : parseDuration(values['start-timeout']);
   if (startTimeoutMs === undefined) throw new UsageError(`--start-timeout: "${values['start-timeout']}" is not a duration such as 10m or 1h30m (0: never)`);
@@ -106,6 +118,7 @@ export async function run(args: string[]): Promise<number> {
   if (allowedRegistries.length > 0 && !isAllowedImage(defaultGatherImage, allowedRegistries)) {
     throw new UsageError(`--default-gather-image: ${defaultGatherImage} is not from an --allowed-registries entry (${allowedRegistries.join(', ')})`);
   }
+  const limits = { maxGathering: flag('max-gathering', parseMaxGathering), storageBudgetBytes: flag('storage-budget', parseStorageBudget) };
   const hostSuffix = values['ingress-host-suffix'];
   if (values['ingress-class'] && !hostSuffix) throw new UsageError('--ingress-class needs --ingress-host-suffix');
   const ingress = hostSuffix ? { hostSuffix, ...(values['ingress-class'] ? { className: values['ingress-class'] } : {}) } : undefined;
@@ -127,7 +140,7 @@ export async function run(args: string[]): Promise<number> {
   const operatorNamespace = process.env.POD_NAMESPACE ?? DEFAULT_OPERATOR_NAMESPACE;
   let reportsChanged = () => {};
   const controller = new Controller({
-    client, images, namespaces, concurrency, metrics, log, platform, operatorNamespace, downloadAccess, startTimeoutMs, ...(ingress ? { ingress } : {}),
+    client, images, namespaces, concurrency, limits, metrics, log, platform, operatorNamespace, downloadAccess, startTimeoutMs, ...(ingress ? { ingress } : {}),
     defaultGatherImage, ...(allowedRegistries.length > 0 ? { allowedRegistries } : {}),
     onReportsChanged: () => reportsChanged(),
   });

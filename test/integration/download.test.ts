@@ -148,6 +148,23 @@ describe('mustgather download', () => {
     expect(readdirSync(work).filter((f) => f.startsWith('bad.tar.gz'))).toEqual([]);
   });
 
+  it('--delete deletes the report after a verified download, and keeps it when the download fails verification', async () => {
+    await readyReport('done-with');
+    const output = join(work, 'then-deleted.tar.gz');
+    const result = await download(tokenKubeconfig(adminToken), 'done-with', '-o', output, '--delete');
+    expect(result.status, result.stderr).toBe(0);
+    expect(readFileSync(output).equals(archiveBytes())).toBe(true);
+    expect(result.stderr.trim().split('\n').at(-1)).toBe(`${namespace}/done-with: deleted`);
+    expect(await admin.get({ kind: 'MustGatherReport', namespace, name: 'done-with' })).toBeUndefined();
+
+    await readyReport('bad-sum', 'ee'.repeat(32));
+    const refused = await download(tokenKubeconfig(adminToken), 'bad-sum', '-o', join(work, 'bad-sum.tar.gz'), '--delete');
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/sha256 mismatch/);
+    expect(refused.stderr).not.toContain('deleted');
+    expect(await admin.get({ kind: 'MustGatherReport', namespace, name: 'bad-sum' })).toBeDefined();
+  });
+
   it('explains credentials the API server refuses, in one line', async () => {
     const result = await download(tokenKubeconfig('not-a-token'), 'r', '-o', join(work, 'x.tar.gz'), '--timeout', '5s');
     expect(result.status).toBe(1);

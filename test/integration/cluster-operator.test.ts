@@ -20,13 +20,14 @@ const condition = (co: ClusterOperator | undefined, type: string) => co?.status?
 
 describe.runIf(LOCAL_CLUSTER)(localOnly('ClusterOperator status', 'its CA, for the operator\'s least-privilege user'), () => {
   it('creates the ClusterOperator and reports Available, the version and the live reports\' namespaces', async () => {
-    const controller = new Controller({ client: operator, watchTimeoutSeconds: 30 });
+    // Its own namespace only: other test files' reports on this API server (hundreds, in fleet.test.ts) are not its work.
+    const namespace = await testNamespace(admin);
+    const controller = new Controller({ client: operator, watchTimeoutSeconds: 30, namespaces: [namespace] });
     const reporter = new ClusterOperatorReporter(operator, { name: 'must-gather-operator', version: '4.21.0', operatorNamespace: 'openshift-must-gather-operator', health: () => controller.health() });
     await reporter.sync();
     expect(condition(await read(), 'Available')).toMatchObject({ status: 'False', reason: 'Starting' });
     await controller.start();
     try {
-      const namespace = await testNamespace(admin);
       const report = await createReport(admin, namespace, 'co', { images: ['quay.io/a/must-gather:v1'] });
       await eventually(async () => (await admin.get({ kind: 'MustGatherReport', namespace, name: 'co' }))?.metadata.finalizers, 'the report to be seen');
       expect(await reporter.sync()).toEqual({ written: true });

@@ -1,17 +1,5 @@
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-
-/** Props of {@link ClusterOperatorCrd}. */
-export interface ClusterOperatorCrdProps {
-  /**
-   * Labels added to the CRD object.
-   * @default - none
-   */
-  readonly labels?: Record<string, string>;
-}
-
-type Schema = Record<string, unknown>;
-const str = (description: string): Schema => ({ type: 'string', description });
+import { OBJECT_FIELDS, type Schema, StandInCrd, str } from './stand-in-crd.js';
 
 /**
  * The schema of OpenShift's `config.openshift.io/v1` ClusterOperator, reduced to what `oc get clusteroperators`
@@ -23,9 +11,7 @@ export const CLUSTER_OPERATOR_SCHEMA: Schema = {
   description: 'ClusterOperator is the Custom Resource object which holds the current state of an operator.',
   required: ['spec'],
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
+    ...OBJECT_FIELDS,
     spec: { type: 'object', description: 'Holds configuration that could apply to any operator.' },
     status: {
       type: 'object',
@@ -65,36 +51,19 @@ export const CLUSTER_OPERATOR_SCHEMA: Schema = {
 };
 
 /** A CRD standing in for OpenShift's ClusterOperator API on a plain kube-apiserver. */
-export class ClusterOperatorCrd extends Construct {
-  /** The CRD's API object. */
-  readonly apiObject: ApiObject;
-
-  constructor(scope: Construct, id: string, props: ClusterOperatorCrdProps = {}) {
-    super(scope, id);
+export class ClusterOperatorCrd extends StandInCrd {
+  constructor(scope: Construct, id: string) {
     const condition = (type: string) => `.status.conditions[?(@.type=="${type}")].status`;
-    this.apiObject = new ApiObject(this, 'Resource', {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: 'clusteroperators.config.openshift.io', labels: props.labels },
-      spec: {
-        group: 'config.openshift.io',
-        scope: 'Cluster',
-        names: { kind: 'ClusterOperator', listKind: 'ClusterOperatorList', plural: 'clusteroperators', singular: 'clusteroperator', shortNames: ['co'] },
-        versions: [{
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: CLUSTER_OPERATOR_SCHEMA },
-          additionalPrinterColumns: [
-            { name: 'Version', type: 'string', jsonPath: '.status.versions[?(@.name=="operator")].version' },
-            { name: 'Available', type: 'string', jsonPath: condition('Available') },
-            { name: 'Progressing', type: 'string', jsonPath: condition('Progressing') },
-            { name: 'Degraded', type: 'string', jsonPath: condition('Degraded') },
-            { name: 'Since', type: 'date', jsonPath: '.status.conditions[?(@.type=="Available")].lastTransitionTime' },
-          ],
-        }],
-      },
+    super(scope, id, {
+      group: 'config.openshift.io', version: 'v1', kind: 'ClusterOperator', plural: 'clusteroperators', shortNames: ['co'], scope: 'Cluster',
+      schema: CLUSTER_OPERATOR_SCHEMA,
+      printerColumns: [
+        { name: 'Version', type: 'string', jsonPath: '.status.versions[?(@.name=="operator")].version' },
+        { name: 'Available', type: 'string', jsonPath: condition('Available') },
+        { name: 'Progressing', type: 'string', jsonPath: condition('Progressing') },
+        { name: 'Degraded', type: 'string', jsonPath: condition('Degraded') },
+        { name: 'Since', type: 'date', jsonPath: '.status.conditions[?(@.type=="Available")].lastTransitionTime' },
+      ],
     });
   }
 }

@@ -3,15 +3,13 @@
  * (metadata), and how OLM marks the copies it puts in every namespace an operator watches (label `olm.copiedFrom`,
  * `status.reason: Copied`). OLM installs the real CRD; the local cluster gets a {@link StandInCrd}.
  */
-type Schema = Record<string, unknown>;
+import { OBJECT_FIELDS, type Schema } from './stand-in-crd.js';
 
 export const CLUSTER_SERVICE_VERSION_SCHEMA: Schema = {
   type: 'object',
   description: 'A ClusterServiceVersion describes one version of an operator OLM installed.',
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
+    ...OBJECT_FIELDS,
     spec: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { displayName: { type: 'string' }, version: { type: 'string' } } },
     status: {
       type: 'object',

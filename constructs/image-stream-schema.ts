@@ -3,16 +3,13 @@
  * ResolveRecentPullSpecForTag): spec tags with their source and reference policy, and status tags with the images
  * imported, newest first. OpenShift's own API server serves the real one; the local cluster gets a {@link StandInCrd}.
  */
-type Schema = Record<string, unknown>;
-const str = (description: string): Schema => ({ type: 'string', description });
+import { OBJECT_FIELDS, type Schema, str } from './stand-in-crd.js';
 
 export const IMAGE_STREAM_SCHEMA: Schema = {
   type: 'object',
   description: 'An ImageStream maps tags to images: what each tag points at (spec) and the images imported or pushed to it (status).',
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
+    ...OBJECT_FIELDS,
     spec: {
       type: 'object',
       properties: {

@@ -1,18 +1,5 @@
-import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-
-/** Props of {@link RouteCrd}. */
-export interface RouteCrdProps {
-  /**
-   * Labels added to the CRD object.
-   * @default - none
-   */
-  readonly labels?: Record<string, string>;
-}
-
-type Schema = Record<string, unknown>;
-
-const str = (description: string): Schema => ({ type: 'string', description });
+import { OBJECT_FIELDS, type Schema, StandInCrd, str } from './stand-in-crd.js';
 
 const ROUTE_TARGET: Schema = {
   type: 'object',
@@ -33,9 +20,7 @@ export const ROUTE_SCHEMA: Schema = {
   type: 'object',
   description: 'A route exposes a service at a host name, so that external clients can reach it by name.',
   properties: {
-    apiVersion: { type: 'string' },
-    kind: { type: 'string' },
-    metadata: { type: 'object' },
+    ...OBJECT_FIELDS,
     spec: {
       type: 'object',
       required: ['to'],
@@ -101,33 +86,15 @@ export const ROUTE_SCHEMA: Schema = {
 };
 
 /** A CRD standing in for OpenShift's Route API on a plain kube-apiserver. Never install it on OpenShift. */
-export class RouteCrd extends Construct {
-  /** The CRD's API object. */
-  readonly apiObject: ApiObject;
-
-  constructor(scope: Construct, id: string, props: RouteCrdProps = {}) {
-    super(scope, id);
-    this.apiObject = new ApiObject(this, 'Resource', {
-      apiVersion: 'apiextensions.k8s.io/v1',
-      kind: 'CustomResourceDefinition',
-      metadata: { name: 'routes.route.openshift.io', labels: props.labels },
-      spec: {
-        group: 'route.openshift.io',
-        scope: 'Namespaced',
-        names: { kind: 'Route', listKind: 'RouteList', plural: 'routes', singular: 'route' },
-        versions: [{
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: { openAPIV3Schema: ROUTE_SCHEMA },
-          additionalPrinterColumns: [
-            { name: 'Host', type: 'string', jsonPath: '.status.ingress[0].host' },
-            { name: 'Service', type: 'string', jsonPath: '.spec.to.name' },
-            { name: 'TLS', type: 'string', jsonPath: '.spec.tls.termination' },
-          ],
-        }],
-      },
+export class RouteCrd extends StandInCrd {
+  constructor(scope: Construct, id: string) {
+    super(scope, id, {
+      group: 'route.openshift.io', version: 'v1', kind: 'Route', plural: 'routes', scope: 'Namespaced', schema: ROUTE_SCHEMA,
+      printerColumns: [
+        { name: 'Host', type: 'string', jsonPath: '.status.ingress[0].host' },
+        { name: 'Service', type: 'string', jsonPath: '.spec.to.name' },
+        { name: 'TLS', type: 'string', jsonPath: '.spec.tls.termination' },
+      ],
     });
   }
 }

@@ -1,6 +1,15 @@
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 
+/** An OpenAPI v3 schema, as a CRD holds it. */
+export type Schema = Record<string, unknown>;
+
+/** A string field with its description. */
+export const str = (description: string): Schema => ({ type: 'string', description });
+
+/** The fields every object's schema starts with. */
+export const OBJECT_FIELDS: Schema = { apiVersion: { type: 'string' }, kind: { type: 'string' }, metadata: { type: 'object' } };
+
 /** Props of {@link StandInCrd}. */
 export interface StandInCrdProps {
   /** API group, e.g. `image.openshift.io`. */
@@ -16,7 +25,7 @@ export interface StandInCrdProps {
   readonly shortNames?: readonly string[];
   readonly scope: 'Namespaced' | 'Cluster';
   /** The OpenAPI v3 schema, reduced to what this project reads and its tests write. */
-  readonly schema: Record<string, unknown>;
+  readonly schema: Schema;
   /**
    * Columns `kubectl get` shows.
    * @default - none

@@ -12,13 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { mintUserFromDir } from '../../controlplane/index.js';
-import { createCA, issueServingCert } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
-import { DelegatedAuth } from '../../datapath/delegated-auth.js';
-import { createFileServer, downloadRecorder, type FileServer } from '../../datapath/serve.js';
+import { downloadRecorder, type FileServer } from '../../datapath/serve.js';
 import type { KubeClient, KubeObject } from '../../kube/client.js';
-import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, clusterClientCa, createReport, kubeconfigFile, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
+import { serviceAccountToken, startFileServer } from './file-server.js';
+import { adminClient, createReport, kubeconfigFile, LOCAL_CLUSTER, localOnly, testNamespace } from './helpers.js';
 
 const IMAGE = 'quay.io/a/must-gather:v1';
 let admin: KubeClient;
@@ -77,23 +75,10 @@ beforeAll(async () => {
   archive = await createArchive({ source: join(work, 'volume/gathers'), output: join(work, 'volume/must-gather.tar.gz'), onWarning: () => undefined });
 
   // The operator's own CA issues the file server's certificate (plain Kubernetes profile).
-  const operatorCa = await createCA('mustgather-operator-serving-ca');
-  const serving = await issueServingCert(operatorCa);
-  servingCa = operatorCa.cert;
-  // The cluster's client CA, where the operator reads it for the report pod.
-  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt') };
-  writeFileSync(tls.certFile, serving.cert);
-  writeFileSync(tls.keyFile, serving.key);
-  writeFileSync(tls.clientCaFile, await clusterClientCa(admin));
-  ({ client: serverClient } = await fileServerIdentity(admin, namespace, work));
-  files = createFileServer({
-    dir: join(work, 'volume'), tls, report: `${namespace}/r`,
-    authorize: new DelegatedAuth({ client: serverClient }).check,
-    onDownload: downloadRecorder({ client: serverClient, report: { namespace, name: 'r' }, log: (line) => downloads.push(JSON.parse(line)) }),
-  });
-  files.server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => files.server.once('listening', resolve));
-  port = (files.server.address() as { port: number }).port;
+  ({ files, port, servingCa, serverClient } = await startFileServer(admin, namespace, work, (client) => ({
+    report: `${namespace}/r`,
+    onDownload: downloadRecorder({ client, report: { namespace, name: 'r' }, log: (line) => downloads.push(JSON.parse(line)) }),
+  })));
   await readyReport('r');
 });
 

@@ -7,8 +7,11 @@ import { createSign, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createCA, issueServingCert } from '../../controlplane/pki.js';
+import { DelegatedAuth } from '../../datapath/delegated-auth.js';
+import { createFileServer, type FileServer, type FileServerOptions } from '../../datapath/serve.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
-import { tokenKubeConfig } from './helpers.js';
+import { clusterClientCa, tokenKubeConfig } from './helpers.js';
 
 const rbac = 'rbac.authorization.k8s.io';
 
@@ -33,6 +36,37 @@ export async function fileServerIdentity(admin: KubeClient, namespace: string, d
   const kubeconfigPath = join(dir ?? mkdtempSync(join(tmpdir(), 'file-server-')), `${name}.kubeconfig`);
   writeFileSync(kubeconfigPath, kubeConfig.exportConfig(), { mode: 0o600 });
   return { client: new KubeClient(kubeConfig), username: `system:serviceaccount:${namespace}:${name}`, kubeconfigPath };
+}
+
+/** A running file server for a test, and what a report's status would say of it. */
+export interface TestFileServer {
+  readonly files: FileServer;
+  /** Its port on 127.0.0.1. */
+  readonly port: number;
+  /** The CA of its serving certificate (a report's `status.caBundle`). */
+  readonly servingCa: string;
+  /** The file server's own identity ({@link fileServerIdentity}). */
+  readonly serverClient: KubeClient;
+}
+
+/**
+ * The report pod's file server on plain Kubernetes, serving `work/volume` on a loopback port: a serving certificate
+ * from a fresh CA (the operator's), the cluster's client CA, and delegated checks as {@link fileServerIdentity}.
+ * `more` adds options that need the server's client (the download recorder).
+ */
+export async function startFileServer(admin: KubeClient, namespace: string, work: string, more: (serverClient: KubeClient) => Partial<FileServerOptions> = () => ({})): Promise<TestFileServer> {
+  const operatorCa = await createCA('mustgather-operator-serving-ca');
+  const serving = await issueServingCert(operatorCa);
+  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt') };
+  writeFileSync(tls.certFile, serving.cert);
+  writeFileSync(tls.keyFile, serving.key);
+  // The cluster's client CA, where the operator reads it for the report pod.
+  writeFileSync(tls.clientCaFile, await clusterClientCa(admin));
+  const { client: serverClient } = await fileServerIdentity(admin, namespace, work);
+  const files = createFileServer({ dir: join(work, 'volume'), tls, authorize: new DelegatedAuth({ client: serverClient }).check, ...more(serverClient) });
+  files.server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => files.server.once('listening', resolve));
+  return { files, port: (files.server.address() as { port: number }).port, servingCa: operatorCa.cert, serverClient };
 }
 
 /** Binds `user` to a ClusterRole cluster-wide (the binding is named after the namespace, which the test owns). */

@@ -9,14 +9,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCA, issueServingCert } from '../../controlplane/pki.js';
 import { createArchive } from '../../datapath/archive.js';
-import { DelegatedAuth } from '../../datapath/delegated-auth.js';
-import { createFileServer, type FileServer } from '../../datapath/serve.js';
+import type { FileServer } from '../../datapath/serve.js';
 import { type GatherStatus, resolveSpec } from '../../constructs/report-api.js';
 import type { KubeClient } from '../../kube/client.js';
-import { fileServerIdentity, serviceAccountToken } from './file-server.js';
-import { adminClient, clusterClientCa, eventually, getReport, kubeconfigFile, testNamespace } from './helpers.js';
+import { serviceAccountToken, startFileServer } from './file-server.js';
+import { adminClient, eventually, getReport, kubeconfigFile, testNamespace } from './helpers.js';
 
 const IMAGES = ['quay.io/a/must-gather:v1', 'quay.io/b/must-gather:v2'];
 const PODS = 'kind: PodList\nitems: []\n';
@@ -66,18 +64,7 @@ beforeAll(async () => {
   }
   archive = await createArchive({ source: join(work, 'volume/gathers'), output: join(work, 'volume/must-gather.tar.gz'), onWarning: () => undefined });
 
-  const operatorCa = await createCA('mustgather-operator-serving-ca');
-  const serving = await issueServingCert(operatorCa);
-  servingCa = operatorCa.cert;
-  const tls = { certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt') };
-  writeFileSync(tls.certFile, serving.cert);
-  writeFileSync(tls.keyFile, serving.key);
-  writeFileSync(tls.clientCaFile, await clusterClientCa(admin));
-  ({ client: serverClient } = await fileServerIdentity(admin, namespace, work));
-  files = createFileServer({ dir: join(work, 'volume'), tls, authorize: new DelegatedAuth({ client: serverClient }).check });
-  files.server.listen(0, '127.0.0.1');
-  await new Promise((resolve) => files.server.once('listening', resolve));
-  port = (files.server.address() as { port: number }).port;
+  ({ files, port, servingCa, serverClient } = await startFileServer(admin, namespace, work));
 });
 
 afterAll(async () => {

@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { collectionPath, objectPath, type ObjectRef, refOf, refString, type ResourceType } from './resources.js';
+import { collectionPath, groupVersionPath, objectPath, type ObjectRef, refOf, refString, type ResourceType } from './resources.js';
 
 /** Objects per page of a list (client-go's default). */
 export const LIST_PAGE_SIZE = 500;
@@ -173,6 +173,26 @@ export class KubeClient {
     if (status < 200 || status >= 300) throw await apiError(options.subject ?? `${method} ${path}`, response);
     const text = await readBody(response);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * The resources the API server serves in `type`'s group version (its discovery document): none when it does not
+   * serve that group version at all, as OpenShift's and OLM's on plain Kubernetes, which is an answer, not an error.
+   */
+  async servedResources(type: ResourceType, options: CallOptions = {}): Promise<Set<string>> {
+    const path = groupVersionPath(type);
+    try {
+      const list = await this.request<{ resources?: { name: string }[] }>('GET', path, { subject: `discovery of ${path.replace(/^\/apis?\//, '')}`, ...signalOf(options) });
+      return new Set((list.resources ?? []).map((r) => r.name));
+    } catch (err) {
+      if (isNotFound(err)) return new Set();
+      throw err;
+    }
+  }
+
+  /** Whether the API server serves `type` (see {@link servedResources}). */
+  async serves(type: ResourceType, options: CallOptions = {}): Promise<boolean> {
+    return (await this.servedResources(type, options)).has(type.plural);
   }
 
   /** The object, or undefined when it does not exist. */

@@ -69,9 +69,20 @@ export function refOf(object: { kind: string; metadata: { name: string; namespac
   return { kind: object.kind, name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}) };
 }
 
+/** A Secret's `data[key]`, decoded; undefined when the Secret or the key is missing. */
+export function secretValue(secret: { data?: Record<string, string> } | object | undefined, key: string): string | undefined {
+  const value = (secret as { data?: Record<string, string> } | undefined)?.data?.[key];
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/** API path of a group version's discovery document. */
+export function groupVersionPath(type: ResourceType): string {
+  return type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+}
+
 /** API path of a collection (`namespace` only for namespaced types; omitted: all namespaces). */
 export function collectionPath(type: ResourceType, namespace?: string): string {
-  const base = type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+  const base = groupVersionPath(type);
   return type.namespaced && namespace ? `${base}/namespaces/${encodeURIComponent(namespace)}/${type.plural}` : `${base}/${type.plural}`;
 }
 

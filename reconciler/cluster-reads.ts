@@ -4,7 +4,7 @@
  * resolution pays nothing. Answers are shared for a few seconds: a burst of reports created together costs one read
  * of each kind, not one per report.
  */
-import { isNotFound, type KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import type { ResourceType } from '../kube/resources.js';
 
 /** How long an answer is shared between reports. */
@@ -34,17 +34,8 @@ export class ClusterReads {
    * Kubernetes, which is normal, not an error.
    */
   served(type: ResourceType): Promise<boolean> {
-    const groupVersion = type.group ? `${type.group}/${type.version}` : type.version;
-    return this.shared(`discovery ${groupVersion}`, async () => {
-      try {
-        const list = await this.client.request<{ resources?: { name: string }[] }>('GET', type.group ? `/apis/${groupVersion}` : `/api/${type.version}`, {
-          subject: `discovery of ${groupVersion}`,
-        });
-        return list;
-      } catch (err) {
-        if (isNotFound(err)) return { resources: [] };
-        throw err;
-      }
-    }).then((list) => list.resources?.some((r) => r.name === type.plural) ?? false);
+    // One discovery document per group version, however many of its kinds are asked about.
+    return this.shared(`discovery ${type.group}/${type.version}`, () => this.client.servedResources(type)).then((served) => served.has(type.plural));
   }
+
 }

@@ -10,7 +10,7 @@ import { GATHER_TOKEN_ANNOTATIONS, type GatherToken } from '../constructs/gather
 import { parseDuration } from '../constructs/duration.js';
 import type { ResolvedSpec } from '../constructs/report-api.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';
-import { objectPath, type ObjectRef, refString } from '../kube/resources.js';
+import { objectPath, type ObjectRef, refString, secretValue } from '../kube/resources.js';
 
 /** Past this share of its life a token is renewed. */
 export const TOKEN_RENEW_AT = 0.8;
@@ -34,12 +34,12 @@ export function gatherTokenSeconds(spec: Pick<ResolvedSpec, 'timeout'>, images: 
 
 /** The token a token Secret holds, if any (its times from the Secret's annotations). */
 export function tokenOf(secret: KubeObject | undefined): GatherToken | undefined {
-  const data = (secret as { data?: { token?: string } } | undefined)?.data?.token;
+  const token = secretValue(secret, 'token');
   const annotations = secret?.metadata.annotations ?? {};
   const issuedAt = annotations[GATHER_TOKEN_ANNOTATIONS.issuedAt];
   const expiresAt = annotations[GATHER_TOKEN_ANNOTATIONS.expiresAt];
-  if (!data || !issuedAt || !expiresAt) return undefined;
-  return { token: Buffer.from(data, 'base64').toString('utf8'), issuedAt, expiresAt };
+  if (!token || !issuedAt || !expiresAt) return undefined;
+  return { token, issuedAt, expiresAt };
 }
 
 /** When a token is due for renewal: at {@link TOKEN_RENEW_AT} of its life (NaN for unreadable times: due now). */

@@ -24,7 +24,7 @@ import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
-import { type ObjectRef, RESOURCES } from '../kube/resources.js';
+import { type ObjectRef, RESOURCES, secretValue } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
@@ -132,11 +132,6 @@ export interface ReconcilerOptions {
 function reportRef(report: MustGatherReport): ObjectRef {
   return { kind: RESOURCES.MustGatherReport.kind, namespace: report.metadata.namespace, name: report.metadata.name };
 }
-
-const secretValue = (secret: KubeObject | undefined, key: string): string | undefined => {
-  const data = (secret as { data?: Record<string, string> } | undefined)?.data?.[key];
-  return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
-};
 
 /** What a Kubernetes-profile report needs from the operator's CA: its certificate for the report, and the CA's PEM. */
 interface IssuedTls {

@@ -7,8 +7,8 @@
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
-import { isConflict, type KubeClient, type KubeObject } from '../kube/client.js';
-import { refString } from '../kube/resources.js';
+import { isConflict, type KubeClient } from '../kube/client.js';
+import { refString, secretValue } from '../kube/resources.js';
 import { type CertificateAuthority, createCertificateAuthority, DAY_MS, issueCertificate, loadCertificateAuthority } from './x509.js';
 
 /** Name of the Secret holding the CA in the operator's namespace. */
@@ -26,11 +26,6 @@ export function createServingCa(now = new Date()): Promise<ServingCa> {
   return createCertificateAuthority('must-gather-operator serving CA', { validityMs: CA_VALIDITY_MS, pathLength: 0, now });
 }
 
-const secretData = (secret: KubeObject | undefined, key: string): string | undefined => {
-  const value = (secret as { data?: Record<string, string> } | undefined)?.data?.[key];
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
-};
-
 /**
  * The CA from Secret `namespace/SERVING_CA_SECRET`, created (with the namespace, when missing) on first need. Two
  * operators racing to create it both end up with the one that won.
@@ -39,8 +34,8 @@ export async function ensureServingCa(client: KubeClient, namespace: string, lab
   const ref = { kind: 'Secret', namespace, name: SERVING_CA_SECRET };
   const read = async () => {
     const secret = await client.get(ref);
-    const cert = secretData(secret, 'tls.crt');
-    const key = secretData(secret, 'tls.key');
+    const cert = secretValue(secret, 'tls.crt');
+    const key = secretValue(secret, 'tls.key');
     if (!secret) return undefined;
     if (!cert || !key) throw new Error(`${refString(ref)}: has no tls.crt and tls.key; delete it to have a new CA made`);
     try {

@@ -157,6 +157,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     return [...this.index.get(value) ?? []].map((key) => this.load(this.cache.get(key)!));
   }
 
+  /** Whether any cached object is indexed under `value` (without reading, or parsing, one). */
+  hasIndex(value: string): boolean {
+    return this.index.has(value);
+  }
+
   private store(object: T): Stored<T> {
     const { resourceVersion } = object.metadata;
     const index = this.options.indexBy?.(object);

@@ -154,6 +154,11 @@ export class ReportCache {
     return [...this.ownedInformers.values()].flatMap((informer) => informer.byIndex(uid));
   }
 
+  /** Whether anything labelled as the report's with `uid` is cached (cheaper than {@link ownedBy}: nothing is read). */
+  ownsAnything(uid: string): boolean {
+    return [...this.ownedInformers.values()].some((informer) => informer.hasIndex(uid));
+  }
+
   /** The cluster's client CA bundle; '' when the cluster publishes none (then the file server takes bearer tokens only). */
   clientCa(): string {
     const configMap = this.clientCaInformer.get(CLIENT_CA_SOURCE.namespace, CLIENT_CA_SOURCE.name) as { data?: Record<string, string> } | undefined;

@@ -288,7 +288,7 @@ export class Reconciler {
       return this.nothingCreated(key, cached, now, { invalidSpec: `The spec is invalid: ${err.message}.` });
     }
     // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
-    const verdict = cache.ownedBy(cached.metadata.uid ?? '').length > 0 ? undefined : this.options.admission?.(cached);
+    const verdict = cache.ownsAnything(cached.metadata.uid ?? '') ? undefined : this.options.admission?.(cached);
     if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
     // The finalizer goes on while the first stage (namespace, cluster-scoped objects) is applied: one round trip less
     // per new report. No later stage starts before it is in place; a report deleted meanwhile gets what the first

@@ -172,6 +172,7 @@ describe('Informer', () => {
     await setValue(ns, 'a', '2');
     await waitFor(events, ['update b 1 -> 1', 'delete c', 'update a 1 -> 2'], 'the changes');
     expect([owned('one'), owned('two'), owned('three')]).toEqual([['a'], ['b'], []]);
+    expect(['one', 'two', 'three'].map((owner) => informer.hasIndex(owner))).toEqual([true, true, false]);
     expect(informer.get(ns, 'a')?.metadata.managedFields).toBeUndefined();
     // A compact cache hands out copies: what a reader does to one never reaches the cache.
     informer.get(ns, 'a')!.metadata.labels!.owner = 'scribbled';

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
-import { ensureBinaries, repoRoot } from '../../controlplane/binaries.js';
+import { ensureBinaries } from '../../controlplane/binaries.js';
 import { mintUserFromDir } from '../../controlplane/controlplane.js';
 import { createCA, issueClientCert, PKI_FILES } from '../../controlplane/pki.js';
 import { expiredServiceAccountToken, serviceAccountToken } from '../integration/file-server.js';
@@ -26,13 +26,12 @@ import { Informer } from '../../kube/informer.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { RESOURCES } from '../../kube/resources.js';
 import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
-import { CLI, eventually, mustgather, readyOf, tarEntries } from './helpers.js';
+import { eventually, mustgather, type OperatorProcess, readyOf, startOperator, tarEntries } from './helpers.js';
 
 describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
   let cluster: NodeCluster;
   let admin: KubeClient;
-  let operator: ChildProcess;
-  let operatorLog = '';
+  let operator: OperatorProcess | undefined;
   let namespace: string;
   let informer: Informer<MustGatherReport & KubeObject>;
   /** Each report's Ready reasons in the order they were seen, with the message each came with. */
@@ -47,7 +46,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
   const waitReady = (name: string, timeoutMs = 180_000) =>
     eventually(
-      () => `report ${name} to be Ready; it is ${JSON.stringify(readyOf(lastSeen.get(name)))}, gathers ${JSON.stringify(lastSeen.get(name)?.status?.gathers)}; operator log:\n${operatorLog.slice(-1500)}`,
+      () => `report ${name} to be Ready; it is ${JSON.stringify(readyOf(lastSeen.get(name)))}, gathers ${JSON.stringify(lastSeen.get(name)?.status?.gathers)}; operator log:\n${operator?.log().slice(-1500)}`,
       timeoutMs,
       async () => readyOf(lastSeen.get(name)).status === 'True' && lastSeen.get(name),
     );
@@ -73,12 +72,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
     });
     informer.start();
     await informer.waitForSync();
-    operator = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '--start-timeout', '40s', '-v'],
-      { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: cluster.images.operator } },
-    );
-    for (const stream of [operator.stdout!, operator.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (operatorLog = (operatorLog + d).slice(-200_000)));
+    operator = startOperator(cluster, ['--start-timeout', '40s', '-v']);
 
     await Promise.all([
       create('two-images', { images: [cluster.images.demo, cluster.images.fail], deleteAfter: '30m' }),
@@ -99,7 +93,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('reports on a real node'), () => {
       for (const b of bindings.items.filter((b) => b.metadata.name.startsWith(`${namespace}-`))) await admin.delete({ kind: 'ClusterRoleBinding', name: b.metadata.name });
       await admin.delete({ kind: 'ClusterRole', name: `${namespace}-pods-only` }).catch(() => undefined);
     }
-    operator?.kill('SIGTERM');
+    operator?.process.kill('SIGTERM');
     await informer?.stop();
     admin?.close();
     await cluster?.stop();

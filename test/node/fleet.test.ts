@@ -3,32 +3,18 @@
  * own, one per scenario with the flags it tests, watching only its scenario's namespace) runs real report pods;
  * nothing here writes pod status.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
-import { repoRoot } from '../../controlplane/binaries.js';
 import { Informer } from '../../kube/informer.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { RESOURCES } from '../../kube/resources.js';
 import { NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
+import { eventually, readyOf, startOperator } from './helpers.js';
 
-const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');
-const readyOf = (report: MustGatherReport | undefined) => report?.status?.conditions?.find((c) => c.type === 'Ready');
 const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-
-async function eventually<T>(what: () => string, timeoutMs: number, probe: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what()}`);
-    await sleep(200);
-  }
-}
 
 /** What one scenario's watch saw of each report: every Ready message in order, and when each first showed. */
 interface Seen {
@@ -67,28 +53,24 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('limits for the fleet and retention 
       onEvent: ({ type, object }) => {
         const name = object.metadata.name;
         if (type !== 'delete') seen.last.set(name, object);
-        const ready = readyOf(object);
+        const { reason, message = '' } = readyOf(object);
         const list = seen.messages.get(name) ?? [];
-        if (ready && list.at(-1)?.message !== ready.message) seen.messages.set(name, [...list, { reason: ready.reason, message: ready.message, at: Date.now() }]);
+        if (reason && list.at(-1)?.message !== message) seen.messages.set(name, [...list, { reason, message, at: Date.now() }]);
       },
     });
     informer.start();
     await informer.waitForSync();
-    let log = '';
-    const operator: ChildProcess = spawn(process.execPath, [
-      '--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '--namespaces', namespace, ...flags,
-    ], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: cluster.images.operator } });
-    for (const stream of [operator.stdout!, operator.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-100_000)));
+    const operator = startOperator(cluster, ['--namespaces', namespace, ...flags]);
     cleanups.push(async () => {
       for (const r of informer.list()) await admin.delete({ kind: KIND, namespace, name: r.metadata.name }).catch(() => undefined);
       await eventually(() => 'the scenario\'s reports to go', 120_000, async () => informer.list().length === 0).catch(() => undefined);
-      operator.kill('SIGTERM');
+      operator.process.kill('SIGTERM');
       await informer.stop();
       await admin.delete({ kind: 'Namespace', name: namespace }).catch(() => undefined);
     });
     const create = (name: string, spec: MustGatherReportSpec) =>
       admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject) as unknown as Promise<MustGatherReport>;
-    const state = (name: string) => `${name}: ${JSON.stringify(readyOf(seen.last.get(name)))}; operator log:\n${log.slice(-2000)}`;
+    const state = (name: string) => `${name}: ${JSON.stringify(readyOf(seen.last.get(name)))}; operator log:\n${operator.log().slice(-2000)}`;
     const waitFor = (name: string, what: string, check: (report: MustGatherReport) => boolean, timeoutMs = 180_000) =>
       eventually(() => `${name} ${what}; ${state(name)}`, timeoutMs, async () => {
         const report = seen.last.get(name);
@@ -109,7 +91,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('limits for the fleet and retention 
     const [second, third] = created.sort((x, y) => Date.parse(x.metadata.creationTimestamp!) - Date.parse(y.metadata.creationTimestamp!) || (x.metadata.uid! < y.metadata.uid! ? -1 : 1))
       .map((r) => r.metadata.name) as [string, string];
 
-    await s.waitFor(third, 'to be 2nd in line', (r) => readyOf(r)?.message.startsWith('Queued: 2nd in line') ?? false, 30_000);
+    await s.waitFor(third, 'to be 2nd in line', (r) => readyOf(r).message?.startsWith('Queued: 2nd in line') ?? false, 30_000);
     expect(readyOf(s.seen.last.get(second))?.message).toBe('Queued: next in line, waiting for a gathering slot: 1 report of at most 1 is gathering (--max-gathering).');
     // In line, nothing of them exists on the cluster.
     for (const name of [second, third]) expect(await admin.get({ kind: 'Namespace', name: reportObjectNames(s.seen.last.get(name)!.metadata).namespace })).toBeUndefined();

@@ -5,7 +5,7 @@
  * run), the default image from the cluster's image stream, the registry allow-list, the summary file in the archive
  * that `mustgather download` fetches, and `mustgather gather` (oc adm must-gather on the operator) with the demo image.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,21 +13,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
 import { reportObjectNames } from '../../constructs/report-identity.js';
-import { repoRoot } from '../../controlplane/binaries.js';
 import { Informer } from '../../kube/informer.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { RESOURCES } from '../../kube/resources.js';
 import { COPIED_CSV_LABEL, MUST_GATHER_IMAGE_ANNOTATION } from '../../reconciler/image-resolution.js';
 import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeCluster } from './cluster.js';
-import { CLI, eventually, mustgather, readyOf, tarEntries } from './helpers.js';
+import { eventually, mustgather, type OperatorProcess, readyOf, startOperator, tarEntries } from './helpers.js';
 
 const NEVER_LOADED = 'localhost/mustgather/never-loaded:v1';
 
 describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), () => {
   let cluster: NodeCluster;
   let admin: KubeClient;
-  let operator: ChildProcess;
-  let operatorLog = '';
+  let operator: OperatorProcess | undefined;
   let namespace: string;
   let nodeName: string;
   let informer: Informer<MustGatherReport & KubeObject>;
@@ -41,7 +39,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), ()
   const kubeEnv = () => ({ KUBECONFIG: cluster.kubeconfig });
   const create = (name: string, spec: MustGatherReportSpec) =>
     admin.create({ apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND, metadata: { name, namespace }, spec } as unknown as KubeObject);
-  const describeReport = (name: string) => `${name}: ${JSON.stringify(readyOf(lastSeen.get(name)))}, images ${JSON.stringify(lastSeen.get(name)?.status?.images)}, gathers ${JSON.stringify(lastSeen.get(name)?.status?.gathers)}; operator log:\n${operatorLog.slice(-2000)}`;
+  const describeReport = (name: string) => `${name}: ${JSON.stringify(readyOf(lastSeen.get(name)))}, images ${JSON.stringify(lastSeen.get(name)?.status?.images)}, gathers ${JSON.stringify(lastSeen.get(name)?.status?.gathers)}; operator log:\n${operator?.log().slice(-2000)}`;
   const waitReason = (name: string, reason: string, timeoutMs = 180_000) =>
     eventually(() => `report ${describeReport(name)} to be ${reason}`, timeoutMs, async () => reasons.get(name)?.has(reason) && lastSeen.get(name));
   const makeObject = async (object: Record<string, unknown> & { kind: string; metadata: { name: string; namespace?: string; [field: string]: unknown } }) => {
@@ -93,13 +91,11 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), ()
     });
     informer.start();
     await informer.waitForSync();
-    operator = spawn(process.execPath, [
-      '--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', '--start-timeout', '40s', '-v',
-      '--default-gather-image', images.demo,
+    operator = startOperator(cluster, [
+      '--start-timeout', '40s', '-v', '--default-gather-image', images.demo,
       // The local test images all come from localhost/mustgather; an existing cluster's may come from anywhere.
       ...(cluster.local ? ['--allowed-registries', 'localhost/mustgather'] : []),
-    ], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: images.operator } });
-    for (const stream of [operator.stdout!, operator.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (operatorLog = (operatorLog + d).slice(-200_000)));
+    ]);
 
     await Promise.all([
       create('custom-command', {
@@ -121,7 +117,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), ()
       for (const object of made.reverse()) await admin.delete(object).catch(() => undefined);
       await admin.delete({ kind: 'Namespace', name: namespace }).catch(() => undefined);
     }
-    operator?.kill('SIGTERM');
+    operator?.process.kill('SIGTERM');
     await informer?.stop();
     admin?.close();
     await cluster?.stop();

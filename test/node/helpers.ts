@@ -1,10 +1,11 @@
 /** What the node suites share: the CLI as a separate process, polling, a report's Ready condition, an archive's entries. */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { list as listTar } from 'tar';
 import type { MustGatherReport } from '../../constructs/report-api.js';
 import { repoRoot } from '../../controlplane/binaries.js';
+import type { NodeCluster } from './cluster.js';
 
 export const CLI = path.join(repoRoot(), 'bin', 'mustgather.ts');
 
@@ -19,6 +20,25 @@ export function mustgather(args: string[], env: NodeJS.ProcessEnv): Promise<{ co
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+}
+
+/** A running operator and the tail of what it printed (for failure messages). */
+export interface OperatorProcess {
+  readonly process: ChildProcess;
+  log(): string;
+}
+
+/**
+ * The operator as its own process: `mustgather run` against the node cluster, plain Kubernetes profile, the
+ * project's image for the report pod's own containers; `flags` added.
+ */
+export function startOperator(cluster: Pick<NodeCluster, 'kubeconfig' | 'images'>, flags: string[]): OperatorProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'run', '--kubeconfig', cluster.kubeconfig, '--listen', '127.0.0.1:0', '--platform', 'kubernetes', ...flags], {
+    cwd: repoRoot(), stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPERATOR_IMAGE: cluster.images.operator },
+  });
+  let log = '';
+  for (const stream of [child.stdout!, child.stderr!]) stream.setEncoding('utf8').on('data', (d: string) => (log = (log + d).slice(-200_000)));
+  return { process: child, log: () => log };
 }
 
 export function readyOf(report: MustGatherReport | undefined): { status?: string; reason?: string; message?: string } {

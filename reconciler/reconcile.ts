@@ -312,7 +312,9 @@ export class Reconciler {
     // When the report's objects began to exist: its namespace's creation, or now for a report starting now (one that
     // waited in line, or for a busy operator, must not have used up its start timeout before it started).
     const admittedAt = cache.get({ kind: RESOURCES.Namespace.kind, name: names.namespace })?.metadata.creationTimestamp ?? now.toISOString();
-    const gathering = !this.status({ report: cached, images, ...(pod ? { pod } : {}), admittedAt, now }).gatheringOver;
+    // What every status computed here is told beside the report itself.
+    const known = { now, images, admittedAt, ...(cluster ? { cluster } : {}) };
+    const gathering = !this.status({ ...known, report: cached, ...(pod ? { pod } : {}) }).gatheringOver;
     // The serving certificate: a live one is checked (cheap); a new one is issued while the first stages are applied
     // (generating and signing a key is milliseconds of CPU that would otherwise come before the first request).
     let tls = openshift || !secret ? undefined : await this.servingTls(key as ReportKey, names, secret);
@@ -333,6 +335,8 @@ export class Reconciler {
     // Without them, the first stages (none of which holds a runtime object) come from a render that leaves those out.
     let desired = complete() ? renderComplete() : this.render(key, cached, { ...base, runtimeObjects: 'omit' });
     const inStage = (stage: number) => desired.filter((object) => stageOf(object) === stage);
+    /** The report as its images' status write left it, when there was one: the next status write builds on it. */
+    let written: MustGatherReport | undefined;
     const plan: Stage[] = [
       { objects: inStage(0) },
       // No stage after the first before the finalizer is in place.
@@ -361,15 +365,13 @@ export class Reconciler {
           if (!chosen.recorded) {
             const current = await finalized;
             if (!current) return 'the report, deleted meanwhile';
-            written = await this.writeStatus(key, current, this.status({ report: current, now, images, ...(cluster ? { cluster } : {}), admittedAt }));
+            written = await this.writeStatus(key, current, this.status({ ...known, report: current }));
             if (!written) return 'the report, deleted meanwhile';
           }
           return undefined;
         },
       },
     ];
-    /** The report as its images' status write left it, when there was one: the next status write builds on it. */
-    let written: MustGatherReport | undefined;
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;
     try {
@@ -393,7 +395,7 @@ export class Reconciler {
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({
-      report, now, images, ...(cluster ? { cluster } : {}), admittedAt,
+      ...known, report,
       ...(livePod ? { pod: livePod } : {}), ...(route ? { route } : {}), ...(claim ? { claim } : {}),
       ...(tls ? { url: this.directUrl(names), caBundle: tls.caBundle } : {}),
       ...(applyError ? { applyError: applyError.message } : {}),

@@ -528,7 +528,12 @@ export class Reconciler {
     }
   }
 
-  /** Events for what changed; written in the background (the reconcile does not wait for them). */
+  /**
+   * Events for what changed, written in the background (the reconcile does not wait for them). A state is an event
+   * when it differs from the status the report had (the stored one, read before this reconcile wrote its own), not
+   * whenever it holds: an operator that restarts and finds nothing new writes nothing, and the recorder's memory of
+   * what it wrote (one process's) is only the second line.
+   */
   private recordTransitions(report: MustGatherReport, result: StatusResult, changes: readonly ChangeSetEntry[]): void {
     const events = this.options.events;
     if (!events) return;
@@ -538,7 +543,9 @@ export class Reconciler {
     if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'kept')) {
       void events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
     }
+    const before = report.status;
     for (const gather of result.status.gathers ?? []) {
+      if (before?.gathers?.find((g) => g.index === gather.index)?.state === gather.state) continue;
       if (gather.state === 'Running') void events.record(report, 'Normal', 'Gathering', `Gathering with image ${gather.image} (${gather.index} of ${result.status.gathers!.length}).`);
       if (gather.state === 'Failed' || gather.state === 'TimedOut' || gather.state === 'VolumeFull') {
         void events.record(report, 'Warning', gather.state === 'Failed' ? 'GatherFailed' : gather.state, `Image ${gather.image} (${gather.index} of ${result.status.gathers!.length}): ${gather.message ?? gather.state}`);
@@ -548,11 +555,10 @@ export class Reconciler {
       void events.record(report, 'Normal', 'AccessRevoked', 'Gathering is over: deleted the gather service account\'s cluster-admin binding.');
     }
     const ready = result.status.conditions?.find((c) => c.type === 'Ready');
-    if (ready?.status === 'True') void events.record(report, 'Normal', 'Ready', ready.message);
-    else if (ready && result.finished) void events.record(report, 'Warning', ready.reason, ready.message);
-    else if (ready && isWarningReason(ready.reason)) {
-      void events.record(report, 'Warning', ready.reason, ready.message);
-    }
+    const readyBefore = before?.conditions?.find((c) => c.type === 'Ready');
+    if (!ready || (readyBefore?.status === ready.status && readyBefore.reason === ready.reason && readyBefore.message === ready.message)) return;
+    if (ready.status === 'True') void events.record(report, 'Normal', 'Ready', ready.message);
+    else if (result.finished || isWarningReason(ready.reason)) void events.record(report, 'Warning', ready.reason, ready.message);
   }
 }
 

@@ -8,27 +8,37 @@
  *    every run, the same for every tool; every tool fsyncs its output (ours does before it reports: the pod may go
  *    away next; the others with `sync FILE`). Per run we also take the tool's own CPU time (getrusage, including
  *    children) and the CPU time the rest of the machine used meanwhile (/proc/stat), to tell a slow tool from a busy
- *    machine;
- *  - serve: `mustgather serve` vs nginx (sendfile on, Debian's nginx-light) for 1 and 8 concurrent downloads of the
- *    same archive, the load made by curl processes writing to /dev/null.
+ *    machine. `createArchive` also runs redacting (`spec.redact`: secrets, IP and MAC addresses; the tree has an
+ *    address on every log line and in every pod, each a new one: the worst case for tokens), in the same rounds;
+ *  - serve: `mustgather serve` as the report pod runs it (HTTPS, every request authenticated and authorized by a real
+ *    API server: the local control plane, started for it) vs nginx over HTTPS with the same certificates (sendfile on,
+ *    Debian's nginx-light), for 1 and 8 concurrent downloads of the same archive, the load made by curl processes
+ *    writing to /dev/null.
  *
- * Targets: archive throughput >= 0.9x tar|pigz, size within 2% of tar -czf, serve within 10% of nginx. Everything
+ * Targets: archive throughput >= 0.9x tar|pigz, size within 2% of tar -czf; redacted archive throughput >= 0.7x
+ * unredacted, size within 2%; serve within 10% of nginx. Everything
  * listens on 127.0.0.1 only; every loop is bounded.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync, symlinkSync } from 'node:fs';
-import { createServer, get } from 'node:http';
+import { createServer } from 'node:http';
 import { availableParallelism, homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { REDACT_KINDS } from '../constructs/pod-contract.js';
 import { createArchive } from '../datapath/archive.js';
+import { Redactor } from '../datapath/redact.js';
+import { startControlPlane } from '../controlplane/index.js';
+import { createCA, issueServingCert } from '../controlplane/pki.js';
+import { KubeClient, type KubeObject } from '../kube/client.js';
+import { CLIENT_CA_SOURCE } from '../reconciler/cache.js';
 
 const BENCH_VERSION = 1;
 const TREE_BYTES = 1024 ** 3;
 const MiB = 1024 * 1024;
-/** Timed runs of each archiver; about 20 s each for ours and pigz, 40 s for tar -czf, on 2 cores. */
+/** Timed runs of each archiver; about 20 s each for ours and pigz, 25 s redacting, 40 s for tar -czf, on 2 cores. */
 const ARCHIVE_ROUNDS = 3;
-/** The archive part's time budget: a round (all three tools) takes about 80 s on an idle 2-core VM. */
-const ARCHIVE_BUDGET_SECONDS = 270;
+/** The archive part's time budget: a round (all four tools) takes about 110 s on an idle 2-core VM. */
+const ARCHIVE_BUDGET_SECONDS = 360;
 
 // ---------- the data: a must-gather-like tree ----------
 
@@ -249,21 +259,41 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+/** TLS material both servers use and curl presents: the serving certificate's CA and a client certificate. */
+interface Tls {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** The cluster's client CA (what the report pod gets). */
+  readonly clientCaFile: string;
+  /** The serving certificate's CA, for curl. */
+  readonly caFile: string;
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+}
+
+/** curl's TLS arguments: verify the server, present the client certificate. */
+function curlTls(tls: Tls): string[] {
+  return ['--cacert', tls.caFile, '--cert', tls.clientCertFile, '--key', tls.clientKeyFile];
+}
+
+async function waitForHttps(url: string, child: ChildProcess, tls: Tls): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((done) => get(url, (res) => done(Boolean(res.resume()) && res.statusCode === 200)).on('error', () => done(false)));
-    if (ok) return;
-    if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
-    await new Promise((r) => setTimeout(r, 100));
+    try {
+      execFileSync('curl', ['-sf', '-o', '/dev/null', ...curlTls(tls), url], { stdio: 'ignore' });
+      return;
+    } catch {
+      if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
   throw new Error(`${url}: no answer within 10 s`);
 }
 
 /** Bytes per second for `clients` curl processes each fetching `url` `rounds` times over one connection. */
-async function load(url: string, clients: number, rounds: number): Promise<number> {
+async function load(url: string, clients: number, rounds: number, tls: Tls): Promise<number> {
   let bytes = 0;
   const seconds = await timedAsync(() => Promise.all(Array.from({ length: clients }, () => new Promise<void>((done, fail) => {
-    const args = ['-s', '-w', '%{size_download}\\n'];
+    const args = ['-s', '-w', '%{size_download}\\n', ...curlTls(tls)];
     for (let r = 0; r < rounds; r++) args.push('-o', '/dev/null', url);
     const curl = spawn('curl', args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
@@ -277,7 +307,42 @@ async function load(url: string, clients: number, rounds: number): Promise<numbe
   return bytes / seconds;
 }
 
+/**
+ * The report pod's file server as it runs there: HTTPS with a serving certificate, every request authenticated (a
+ * client certificate of the cluster's client CA) and authorized (a SubjectAccessReview) by a real API server (the
+ * local control plane, no node), each download recorded as an Event. nginx serves the same file over HTTPS with the
+ * same certificate and checks the same client certificate itself (no authorization: it has none).
+ */
 async function benchServe(dir: string, work: string, size: number): Promise<{ server: string; clients: number; mbps: number }[]> {
+  console.log('\nserve: starting the local control plane (no node) for the file server\'s checks ...');
+  const cp = await startControlPlane({ log: () => undefined });
+  const admin = new KubeClient(cp.kubeConfig());
+  try {
+    const namespace = 'bench-serve';
+    await admin.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } });
+    const reader = await cp.mintUser('bench-reader', ['system:masters']);
+    const user = reader.kubeConfig.getCurrentUser()!;
+    const servingCa = await createCA('bench-serving-ca');
+    const serving = await issueServingCert(servingCa);
+    const tls: Tls = {
+      certFile: join(work, 'tls.crt'), keyFile: join(work, 'tls.key'), clientCaFile: join(work, 'client-ca.crt'), caFile: join(work, 'ca.crt'),
+      clientCertFile: join(work, 'client.crt'), clientKeyFile: join(work, 'client.key'),
+    };
+    writeFileSync(tls.certFile, serving.cert);
+    writeFileSync(tls.keyFile, serving.key, { mode: 0o600 });
+    writeFileSync(tls.caFile, servingCa.cert);
+    const clientCa = await admin.get<KubeObject & { data?: Record<string, string> }>(CLIENT_CA_SOURCE);
+    writeFileSync(tls.clientCaFile, clientCa!.data![CLIENT_CA_SOURCE.key]!);
+    writeFileSync(tls.clientCertFile, Buffer.from(user.certData!, 'base64'));
+    writeFileSync(tls.clientKeyFile, Buffer.from(user.keyData!, 'base64'), { mode: 0o600 });
+    return await serveBoth(dir, work, size, tls, cp.kubeconfigPath, namespace);
+  } finally {
+    admin.close();
+    await cp.stop();
+  }
+}
+
+async function serveBoth(dir: string, work: string, size: number, tls: Tls, kubeconfig: string, namespace: string): Promise<{ server: string; clients: number; mbps: number }[]> {
   const [oursPort, nginxPort] = [await freePort(), await freePort()];
   const nginxDir = join(work, 'nginx');
   mkdirSync(nginxDir);
@@ -289,23 +354,27 @@ async function benchServe(dir: string, work: string, size: number): Promise<{ se
     '  access_log off; sendfile on; tcp_nopush on; keepalive_requests 10000;',
     `  client_body_temp_path ${nginxDir}/body; proxy_temp_path ${nginxDir}/proxy; fastcgi_temp_path ${nginxDir}/fastcgi;`,
     `  uwsgi_temp_path ${nginxDir}/uwsgi; scgi_temp_path ${nginxDir}/scgi;`,
-    `  server { listen 127.0.0.1:${nginxPort}; root ${dir}; }`,
+    `  server { listen 127.0.0.1:${nginxPort} ssl; root ${dir}; ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};`,
+    `    ssl_client_certificate ${tls.clientCaFile}; ssl_verify_client on; }`,
     '}',
   ].join('\n'));
+  const ours = spawn(process.execPath, ['--import', 'tsx', resolve('bin/mustgather.ts'), 'serve', '--dir', dir, '--address', '127.0.0.1', '--port', String(oursPort),
+    '--tls-cert-file', tls.certFile, '--tls-private-key-file', tls.keyFile, '--client-ca-file', tls.clientCaFile, '--kubeconfig', kubeconfig,
+    '--report', `${namespace}/bench`, '--report-uid', '00000000-0000-0000-0000-000000000000'], { stdio: 'ignore' });
   const servers: [string, ChildProcess, number][] = [
-    ['mustgather serve', spawn(process.execPath, ['--import', 'tsx', resolve('bin/mustgather.ts'), 'serve', '--dir', dir, '--port', String(oursPort)], { stdio: 'ignore' }), oursPort],
+    ['mustgather serve', ours, oursPort],
     ['nginx', spawn(existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx', ['-c', join(nginxDir, 'nginx.conf'), '-p', nginxDir], { stdio: 'inherit' }), nginxPort],
   ];
   const rows: { server: string; clients: number; mbps: number }[] = [];
   try {
-    for (const [, child, port] of servers) await waitForHttp(`http://127.0.0.1:${port}/must-gather.tar.gz`, child);
+    for (const [, child, port] of servers) await waitForHttps(`https://127.0.0.1:${port}/must-gather.tar.gz`, child, tls);
     // About 4 GiB per measurement, at least 2 rounds per client; both servers measured alternately, best of 3.
     for (const clients of [1, 8]) {
       const rounds = Math.max(2, Math.ceil((4 * 1024 ** 3) / size / clients));
       const best = new Map<string, number>();
       for (let trial = 0; trial < 3; trial++) {
         for (const [name, , port] of servers) {
-          const rate = await load(`http://127.0.0.1:${port}/must-gather.tar.gz`, clients, rounds);
+          const rate = await load(`https://127.0.0.1:${port}/must-gather.tar.gz`, clients, rounds, tls);
           best.set(name, Math.max(best.get(name) ?? 0, rate));
         }
       }
@@ -320,6 +389,14 @@ async function benchServe(dir: string, work: string, size: number): Promise<{ se
 
 // ---------- main ----------
 
+/** What a ratio is, its value, its target and whether it is met. */
+type Check = [string, number, string, boolean];
+
+function printChecks(title: string, checks: Check[]): void {
+  console.log(`\n${title}:`);
+  for (const [what, value, target, ok] of checks) console.log(`  ${what.padEnd(38)} ${value.toFixed(3).padStart(6)}x  target ${target.padEnd(8)} ${ok ? 'OK' : 'MISSED'}`);
+}
+
 async function main(): Promise<number> {
   if (!ensureTools()) return 1;
   const tree = benchTree();
@@ -331,8 +408,14 @@ async function main(): Promise<number> {
     const ours = join(work, 'must-gather.tar.gz');
     const tarGz = join(work, 'tar.tar.gz');
     const pigzGz = join(work, 'pigz.tar.gz');
+    const redacted = join(work, 'redacted.tar.gz');
     const tools: { tool: string; file: string; run: () => Promise<Run> }[] = [
       { tool: 'mustgather archive', file: ours, run: () => timedInProcess(() => createArchive({ source: tree, output: ours, onWarning: () => undefined })) },
+      {
+        tool: 'archive --redact',
+        file: redacted,
+        run: () => timedInProcess(() => createArchive({ source: tree, output: redacted, onWarning: () => undefined, redactor: new Redactor(REDACT_KINDS) })),
+      },
       { tool: 'tar -czf', file: tarGz, run: async () => timedShell(`tar -C '${tree}' -czf '${tarGz}' . && sync '${tarGz}'`) },
       { tool: 'tar -cf - | pigz', file: pigzGz, run: async () => timedShell(`tar -C '${tree}' -cf - . | pigz -6 > '${pigzGz}' && sync '${pigzGz}'`) },
     ];
@@ -380,28 +463,38 @@ async function main(): Promise<number> {
       console.log(`  ${r.tool.padEnd(20)} ${r.seconds.toFixed(2).padStart(8)} ${r.min.toFixed(2).padStart(7)} ${r.mbps.toFixed(1).padStart(9)} ${(r.size / MiB).toFixed(1).padStart(9)} ` +
         `${(bytes / r.size).toFixed(2).padStart(6)} ${r.cpu.toFixed(1).padStart(6)} ${r.others.toFixed(1).padStart(7)}`);
     }
-    const [mine, tar, pigz] = results as [typeof results[0], typeof results[0], typeof results[0]];
+    const [mine, redactedRun, tar, pigz] = results as [typeof results[0], typeof results[0], typeof results[0], typeof results[0]];
 
-    const serveDir = join(work, 'serve');
-    mkdirSync(serveDir, { mode: 0o755 });
-    execFileSync('mv', [ours, join(serveDir, 'must-gather.tar.gz')]);
-    const serveRows = await benchServe(serveDir, work, mine.size);
-    console.log(`\nserve: must-gather.tar.gz, ${(mine.size / MiB).toFixed(1)} MiB, curl clients on 127.0.0.1 (best of 3)`);
-    console.log(`  ${'server'.padEnd(18)} ${'clients'.padStart(7)} ${'MB/s'.padStart(9)}`);
-    for (const r of serveRows) console.log(`  ${r.server.padEnd(18)} ${String(r.clients).padStart(7)} ${r.mbps.toFixed(0).padStart(9)}`);
-
-    const rate = (server: string, clients: number) => serveRows.find((r) => r.server === server && r.clients === clients)!.mbps;
-    const checks: [string, number, string, boolean][] = [
+    const archiveChecks: Check[] = [
       ['archive throughput, ours / tar|pigz', mine.mbps / pigz.mbps, '>= 0.90', mine.mbps / pigz.mbps >= 0.9],
       ['archive best run, ours / tar|pigz', pigz.min / mine.min, '(info)', true],
       ['archive CPU time, ours / tar|pigz', mine.cpu / pigz.cpu, '(info)', true],
       ['archive throughput, ours / tar -czf', mine.mbps / tar.mbps, '(info)', true],
       ['archive size, ours / tar -czf', mine.size / tar.size, '<= 1.02', mine.size / tar.size <= 1.02],
+      ['redacted / unredacted throughput', redactedRun.mbps / mine.mbps, '>= 0.70', redactedRun.mbps / mine.mbps >= 0.7],
+      ['redacted best run / unredacted best', mine.min / redactedRun.min, '(info)', true],
+      ['redacted / unredacted size', redactedRun.size / mine.size, '0.98-1.02', Math.abs(redactedRun.size / mine.size - 1) <= 0.02],
+    ];
+    printChecks('archive ratios', archiveChecks);
+
+    const serveDir = join(work, 'serve');
+    mkdirSync(serveDir, { mode: 0o755 });
+    execFileSync('mv', [ours, join(serveDir, 'must-gather.tar.gz')]);
+    let serveRows: Awaited<ReturnType<typeof benchServe>>;
+    try {
+      serveRows = await benchServe(serveDir, work, mine.size);
+    } catch (err) {
+      console.log(`\nserve: not measured: ${(err as Error).message}`);
+      return 1;
+    }
+    console.log(`\nserve: must-gather.tar.gz, ${(mine.size / MiB).toFixed(1)} MiB, curl clients on 127.0.0.1 (best of 3)`);
+    console.log(`  ${'server'.padEnd(18)} ${'clients'.padStart(7)} ${'MB/s'.padStart(9)}`);
+    for (const r of serveRows) console.log(`  ${r.server.padEnd(18)} ${String(r.clients).padStart(7)} ${r.mbps.toFixed(0).padStart(9)}`);
+    const rate = (server: string, clients: number) => serveRows.find((r) => r.server === server && r.clients === clients)!.mbps;
+    printChecks('serve ratios', [
       ['serve 1 client, ours / nginx', rate('mustgather serve', 1) / rate('nginx', 1), '>= 0.90', rate('mustgather serve', 1) / rate('nginx', 1) >= 0.9],
       ['serve 8 clients, ours / nginx', rate('mustgather serve', 8) / rate('nginx', 8), '>= 0.90', rate('mustgather serve', 8) / rate('nginx', 8) >= 0.9],
-    ];
-    console.log('\nratios:');
-    for (const [what, value, target, ok] of checks) console.log(`  ${what.padEnd(38)} ${value.toFixed(3).padStart(6)}x  target ${target.padEnd(8)} ${ok ? 'OK' : 'MISSED'}`);
+    ]);
     return 0;
   } finally {
     rmSync(work, { recursive: true, force: true });

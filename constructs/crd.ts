@@ -50,7 +50,7 @@ const CONDITION_SCHEMA: Schema = {
   properties: {
     type: { type: 'string', maxLength: 316, description: 'Initialized or Ready.' },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
-    reason: { type: 'string', maxLength: 1024, description: 'Why, in one CamelCase word (Pending, Gathering, Compressing, ArchiveReady, ImagePullFailed, StartTimedOut, ...).' },
+    reason: { type: 'string', maxLength: 1024, description: 'Why, in one CamelCase word (Queued, Pending, Gathering, Compressing, ArchiveReady, ImagePullFailed, StartTimedOut, ...).' },
     message: { type: 'string', maxLength: 32768, description: 'Why, in a sentence a person understands.' },
     lastTransitionTime: { type: 'string', format: 'date-time', description: 'When status last changed.' },
     observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The report generation this condition describes.' },
@@ -129,6 +129,18 @@ const STATUS_SCHEMA: Schema = {
         sizeBytes: { type: 'integer', format: 'int64', description: 'Size of must-gather.tar.gz in bytes.' },
         sha256: { type: 'string', description: 'SHA-256 of must-gather.tar.gz, hex; `mustgather download` verifies it.' },
         files: { type: 'integer', format: 'int64', description: 'Number of files in the archive.' },
+      },
+    },
+    redaction: {
+      type: 'object',
+      description: 'What spec.redact replaced in the archive (its redaction.json lists the files too).',
+      properties: {
+        secrets: { type: 'integer', format: 'int64', description: 'Secret values, private keys and credentials replaced.' },
+        ipAddresses: { type: 'integer', format: 'int64', description: 'IP addresses replaced.' },
+        macAddresses: { type: 'integer', format: 'int64', description: 'MAC addresses replaced.' },
+        filesRedacted: { type: 'integer', format: 'int64', description: 'Files whose content was rewritten.' },
+        filesNotRedacted: { type: 'integer', format: 'int64', description: 'Binary files archived as they are.' },
+        filesOmitted: { type: 'integer', format: 'int64', description: 'Files left out because they could not be redacted safely.' },
       },
     },
     finishedAt: {
@@ -247,6 +259,15 @@ const SPEC_PROPERTIES: Record<string, Schema> = {
     minimum: LIMITS.volumePercentage.min,
     maximum: LIMITS.volumePercentage.max,
     default: LIMITS.volumePercentage.default,
+  },
+  redact: {
+    type: 'object',
+    description: 'What to replace in every gathered text file (gzip files too) while the archive is made, so that nothing unredacted is written to it: each value by a token, the same value by the same token within the report, keyed by a random secret that is never stored. The archive\'s redaction.json and status.redaction say what was replaced (counts, never values) and which binary files were archived as they are.',
+    properties: {
+      secrets: { type: 'boolean', default: false, description: 'Secret data and stringData values in YAML and JSON (keys kept), PEM private keys, and kubeconfig credentials (client-key-data, token, password, ...).' },
+      ipAddresses: { type: 'boolean', default: false, description: 'IPv4 and IPv6 addresses.' },
+      macAddresses: { type: 'boolean', default: false, description: 'MAC addresses.' },
+    },
   },
 };
 

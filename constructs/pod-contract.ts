@@ -162,6 +162,37 @@ function asGatherResult(line: string): GatherResult | undefined {
   };
 }
 
+// ---------- redaction (`spec.redact`, done by the archive step) ----------
+
+/** What the archive step can redact: `spec.redact`'s fields and `mustgather archive --redact`'s values. */
+export const REDACT_KINDS = ['secrets', 'ipAddresses', 'macAddresses'] as const;
+export type RedactKind = (typeof REDACT_KINDS)[number];
+
+/** The kinds in `--redact`'s form (`secrets,ipAddresses`); throws naming an unknown one. */
+export function parseRedactKinds(text: string): RedactKind[] {
+  const kinds = text.split(',').map((k) => k.trim()).filter(Boolean);
+  for (const kind of kinds) {
+    if (!(REDACT_KINDS as readonly string[]).includes(kind)) throw new Error(`unknown redaction "${kind}" (known: ${REDACT_KINDS.join(', ')})`);
+  }
+  return kinds as RedactKind[];
+}
+
+/** Values replaced, by kind (never the values themselves). */
+export type RedactionCounts = Record<RedactKind, number>;
+
+/** What redaction did to one archive: `status.redaction`, and the counts part of {@link REDACTION_FILE}. */
+export interface RedactionResult extends RedactionCounts {
+  /** Files whose content was rewritten. */
+  filesRedacted: number;
+  /** Binary files archived as they are (not rewritten); {@link REDACTION_FILE} names them. */
+  filesNotRedacted: number;
+  /** Files left out because they could not be redacted safely; {@link REDACTION_FILE} names them. */
+  filesOmitted: number;
+}
+
+/** The redaction record at the archive's root, under its top directory (counts and file names, never values). */
+export const REDACTION_FILE = 'redaction.json';
+
 // ---------- the archive result (one line, written by `mustgather archive`) ----------
 
 /** One gather's outcome, as the archive step found it in `gather-result.json`. */
@@ -169,6 +200,11 @@ export interface ArchivedGather {
   index: number;
   state: GatherResultState;
   exitCode: number;
+  /**
+   * The gather's message, redacted, when the archive was redacted and the gather did not succeed: the operator
+   * publishes it instead of the unredacted one in the gather container's termination message.
+   */
+  message?: string;
 }
 
 /** The archive step's termination message: what the reconciler puts in `status.archive` and checks gathers against. */
@@ -181,6 +217,8 @@ export interface ArchiveResult {
   gathers: ArchivedGather[];
   /** Gathers left out of `gathers` to keep the message under the kubelet's 4096 bytes. */
   gathersOmitted?: number;
+  /** Present when the archive was redacted. */
+  redaction?: RedactionResult;
 }
 
 /** The kubelet keeps at most 4096 bytes of a termination message. */
@@ -188,7 +226,10 @@ export const TERMINATION_MESSAGE_LIMIT = 4096;
 
 /** One JSON line of at most `limit` bytes: gathers at the end of the list are dropped, and counted, to fit. */
 export function formatArchiveResult(summary: Omit<ArchiveResult, 'gathersOmitted'>, limit = TERMINATION_MESSAGE_LIMIT): string {
-  const base = { sizeBytes: summary.sizeBytes, sha256: summary.sha256, files: summary.files, warnings: summary.warnings };
+  const base = {
+    sizeBytes: summary.sizeBytes, sha256: summary.sha256, files: summary.files, warnings: summary.warnings,
+    ...(summary.redaction ? { redaction: summary.redaction } : {}),
+  };
   const render = (kept: number): string => {
     const omitted = summary.gathers.length - kept;
     return JSON.stringify({ ...base, gathers: summary.gathers.slice(0, kept), ...(omitted > 0 ? { gathersOmitted: omitted } : {}) } satisfies ArchiveResult);
@@ -229,16 +270,28 @@ function asArchiveResult(line: string): ArchiveResult | undefined {
     return undefined;
   }
   if (typeof value !== 'object' || value === null) return undefined;
-  const { sizeBytes, sha256, files, warnings, gathers, gathersOmitted } = value;
+  const { sizeBytes, sha256, files, warnings, gathers, gathersOmitted, redaction } = value;
   if (!isCount(sizeBytes) || !isCount(files) || typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(sha256)) return undefined;
   return {
     sizeBytes,
     sha256,
     files,
     warnings: isCount(warnings) ? warnings : 0,
-    gathers: (Array.isArray(gathers) ? gathers : []).filter(isArchivedGather).map(({ index, state, exitCode }) => ({ index, state, exitCode })),
+    gathers: (Array.isArray(gathers) ? gathers : []).filter(isArchivedGather)
+      .map(({ index, state, exitCode, message }) => ({ index, state, exitCode, ...(typeof message === 'string' ? { message } : {}) })),
     ...(isCount(gathersOmitted) && gathersOmitted > 0 ? { gathersOmitted } : {}),
+    ...(asRedactionResult(redaction) ?? {}),
   };
+}
+
+const REDACTION_RESULT_KEYS = [...REDACT_KINDS, 'filesRedacted', 'filesNotRedacted', 'filesOmitted'] as const;
+
+/** `{ redaction }` when `value` is a well-formed {@link RedactionResult}. */
+function asRedactionResult(value: unknown): { redaction: RedactionResult } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const record = value as Record<string, unknown>;
+  if (!REDACTION_RESULT_KEYS.every((key) => isCount(record[key]))) return undefined;
+  return { redaction: Object.fromEntries(REDACTION_RESULT_KEYS.map((key) => [key, record[key]])) as unknown as RedactionResult };
 }
 
 function isArchivedGather(value: unknown): value is ArchivedGather {

@@ -9,7 +9,7 @@ import {
   DNS_SUBDOMAIN_MAX_LENGTH, IMAGE_STREAM_TAG_MAX_LENGTH, isDnsLabel, isDnsSubdomain, isImageStreamTag, isLabelKey, isLabelValue,
   LABEL_VALUE_MAX_LENGTH, RFC3339_PATTERN,
 } from './kube-names.js';
-import type { ClusterFacts } from './pod-contract.js';
+import { type ClusterFacts, REDACT_KINDS, type RedactionResult, type RedactKind } from './pod-contract.js';
 import { parseQuantity } from './quantity.js';
 
 export const API_GROUP = 'mustgather.openshift.io';
@@ -75,6 +75,11 @@ export interface MustGatherReportSpec {
   readonly storage?: { readonly size?: string; readonly storageClassName?: string };
   /** Stop gathering when the volume is this full (percent). */
   readonly volumePercentage?: number;
+  /**
+   * What the archive step replaces in gathered text before it is archived.
+   * @default - nothing
+   */
+  readonly redact?: Readonly<Partial<Record<RedactKind, boolean>>>;
 }
 
 /**
@@ -94,6 +99,8 @@ export interface ResolvedSpec {
   readonly nodeSelector?: Readonly<Record<string, string>>;
   readonly storage: { readonly size: string; readonly storageClassName?: string };
   readonly volumePercentage: number;
+  /** As written, each kind not written false (the CRD's defaults); see {@link redactKinds}. */
+  readonly redact?: Readonly<Record<RedactKind, boolean>>;
 }
 
 /** metav1.Condition. */
@@ -134,6 +141,8 @@ export interface MustGatherReportStatus {
   cluster?: ClusterFacts;
   gathers?: GatherStatus[];
   archive?: { sizeBytes: number; sha256: string; files?: number };
+  /** What spec.redact replaced, from the archive step. */
+  redaction?: RedactionResult;
   /** When the report finished (Ready, or a terminal reason), RFC 3339; stored once, never moved. */
   finishedAt?: string;
   /** finishedAt plus the current spec.deleteAfter: when the report and everything it created are deleted. */
@@ -188,7 +197,13 @@ export function resolveSpec(spec: MustGatherReportSpec): ResolvedSpec {
       ...(spec.storage?.storageClassName ? { storageClassName: spec.storage.storageClassName } : {}),
     },
     volumePercentage: spec.volumePercentage ?? LIMITS.volumePercentage.default,
+    ...(spec.redact !== undefined ? { redact: Object.fromEntries(REDACT_KINDS.map((kind) => [kind, spec.redact![kind] === true])) as Record<RedactKind, boolean> } : {}),
   };
+}
+
+/** The kinds `spec.redact` turns on, in {@link REDACT_KINDS} order; empty when nothing is redacted. */
+export function redactKinds(spec: Pick<MustGatherReportSpec, 'redact'>): RedactKind[] {
+  return REDACT_KINDS.filter((kind) => spec.redact?.[kind] === true);
 }
 
 /** Human words for a duration bound check; shared with the CRD's CEL messages. */
@@ -218,7 +233,7 @@ type Json = unknown;
 /** Every spec field, in the order the CRD lists them. */
 export const SPEC_FIELDS: readonly (keyof MustGatherReportSpec)[] = [
   'images', 'allImages', 'imageStreams', 'command', 'deleteAfter', 'timeout', 'since', 'sinceTime', 'nodeName', 'nodeSelector',
-  'storage', 'volumePercentage',
+  'storage', 'volumePercentage', 'redact',
 ];
 
 const RFC3339_RE = new RegExp(RFC3339_PATTERN);
@@ -340,6 +355,14 @@ function checkVolumePercentage(value: Json): number {
   return value;
 }
 
+function checkRedact(value: Json): void {
+  if (!isObject(value)) throw new ReportValidationError('spec.redact', `must be an object such as {secrets: true}, not ${describe(value)}`);
+  rejectUnknown(value, 'spec.redact', REDACT_KINDS);
+  for (const [kind, on] of Object.entries(value)) {
+    if (typeof on !== 'boolean') throw new ReportValidationError(`spec.redact.${kind}`, `must be true or false, not ${describe(on)}`);
+  }
+}
+
 /** Checks a spec as the CRD would and returns it typed; throws `ReportValidationError` naming the first bad field. */
 export function validateSpec(spec: Json): MustGatherReportSpec {
   if (!isObject(spec)) throw new ReportValidationError('spec', spec === undefined ? 'required' : `must be an object, not ${describe(spec)}`);
@@ -359,6 +382,7 @@ export function validateSpec(spec: Json): MustGatherReportSpec {
   if (spec.nodeSelector !== undefined) checkNodeSelector(spec.nodeSelector);
   if (spec.storage !== undefined) checkStorage(spec.storage);
   if (spec.volumePercentage !== undefined) checkVolumePercentage(spec.volumePercentage);
+  if (spec.redact !== undefined) checkRedact(spec.redact);
   return spec as unknown as MustGatherReportSpec;
 }
 

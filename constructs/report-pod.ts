@@ -5,7 +5,7 @@ import { GATHER_SCRIPT } from './gather-script.js';
 import { defaultPullPolicy } from './image-reference.js';
 import type { OperatorImages } from './operator-config.js';
 import { CONTAINERS, type DownloadAccess, formatDownloadAccess, formatSummaryInput, PATHS, type Platform, PORTS, SUMMARY_ENV, type SummaryInput } from './pod-contract.js';
-import type { ResolvedSpec } from './report-api.js';
+import { redactKinds, type ResolvedSpec } from './report-api.js';
 import { gatherDirectory } from './report-identity.js';
 
 /** Props of {@link ReportPod}. */
@@ -207,7 +207,10 @@ export class ReportPod extends Construct {
       image: props.images.operator,
       imagePullPolicy: defaultPullPolicy(props.images.operator),
       command: ['mustgather'],
-      args: ['archive', '--source', `${PATHS.data}/${PATHS.gathersSubPath}`, '--output', `${PATHS.data}/${PATHS.archiveFile}`],
+      args: [
+        'archive', '--source', `${PATHS.data}/${PATHS.gathersSubPath}`, '--output', `${PATHS.data}/${PATHS.archiveFile}`,
+        ...(redactKinds(props.spec).length > 0 ? ['--redact', redactKinds(props.spec).join(',')] : []),
+      ],
       env: [{ name: SUMMARY_ENV, value: formatSummaryInput(props.summary) }],
       volumeMounts: [{ name: VOLUMES.data, mountPath: PATHS.data }, { name: VOLUMES.tmp, mountPath: '/tmp' }],
       terminationMessagePolicy: 'FallbackToLogsOnError',

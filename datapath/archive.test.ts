@@ -9,6 +9,9 @@ import { UsageError } from '../bin/usage.js';
 import { type ArchiveSummary, createArchive } from './archive.js';
 import { formatArchiveResult, formatSummaryInput, parseArchiveResult, SUMMARY_ENV } from '../constructs/pod-contract.js';
 import { formatSummary } from './summary.js';
+import { Redactor } from './redact.js';
+import { REDACT_KINDS, REDACTION_FILE } from '../constructs/pod-contract.js';
+import { gzipSync } from 'node:zlib';
 
 const root = mkdtempSync(join(tmpdir(), 'archive-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -185,6 +188,78 @@ describe('createArchive', () => {
   });
 });
 
+describe('createArchive with a redactor', () => {
+  const SECRET = 'c3VwZXJzZWNyZXQ=';
+  /** A gather with what redaction must find: a Secret, addresses in a log (one large), a gzip log, a binary file. */
+  function makeRedactTree(source: string): void {
+    const gather = join(source, '01-quay.io-x-gather');
+    const deep = join(gather, 'namespaces', `${'n'.repeat(120)}`, 'core');
+    mkdirSync(deep, { recursive: true });
+    writeFileSync(join(deep, 'secrets.yaml'), `apiVersion: v1\nitems:\n- apiVersion: v1\n  data:\n    password: ${SECRET}\n  kind: Secret\n  metadata:\n    name: db\nkind: List\n`);
+    let log = '';
+    for (let i = 0; log.length < 300_000; i++) log += `I${i} pod 10.128.${i % 200}.${i % 250} on node 52:54:00:00:${(i % 256).toString(16).padStart(2, '0')}:01\n`;
+    writeFileSync(join(deep, 'big.log'), log); // larger than wholeLimit below: redacted in pieces, its header last
+    writeFileSync(join(gather, 'journal.gz'), gzipSync('kubelet: 192.168.7.7 ready\n'));
+    writeFileSync(join(gather, 'core.bin'), Buffer.from([0, 1, 2, 10, 0, 0, 49, 48, 46, 48]));
+    writeFileSync(join(gather, 'gather-result.json'), `${JSON.stringify({ index: 1, image: 'quay.io/x/gather', state: 'Failed', exitCode: 2, startedAt: 's', finishedAt: 'f', message: 'cannot reach 10.128.0.0' })}\n`);
+  }
+
+  it('redacts every text file (gzip ones too) as it archives, ends with the redaction record, and reports counts', async () => {
+    const dir = freshDir('redact');
+    const source = join(dir, 'gathers');
+    makeRedactTree(source);
+    const summary = await createArchive({
+      source, output: join(dir, 'out.tar.gz'), chunkBytes: 64 * 1024, redactor: new Redactor(REDACT_KINDS),
+      redactFile: { wholeLimit: 100_000, pieceBytes: 32 * 1024 },
+      extraFiles: (results) => [{ name: 'summary', content: `last words: ${results.get(1)?.message}\n` }],
+    });
+    const out = join(dir, 'x');
+    mkdirSync(out);
+    execFileSync('tar', ['-xzf', join(dir, 'out.tar.gz'), '-C', out]); // GNU tar accepts the held-back header
+    const root = join(out, 'must-gather');
+    const gather = join(root, '01-quay.io-x-gather');
+    const deep = join(gather, 'namespaces', 'n'.repeat(120), 'core');
+    const secrets = readFileSync(join(deep, 'secrets.yaml'), 'utf8');
+    expect(secrets).not.toContain(SECRET);
+    expect(secrets).toMatch(/ {4}password: x-secret-[0-9a-f]{8}-x\n {2}kind: Secret\n/);
+    const big = readFileSync(join(deep, 'big.log'), 'utf8');
+    expect(big).not.toMatch(/10\.128\.|52:54:00/);
+    const first = /^I0 pod (x-ipv4-[0-9a-f]{8}-x) on node (x-mac-[0-9a-f]{8}-x)$/m.exec(big)!;
+    expect(first).not.toBeNull();
+    expect(big).toContain(`I1000 pod ${first[1]} on node`); // 10.128.0.0 again, the same token
+    expect(execFileSync('gzip', ['-dc', join(gather, 'journal.gz')], { encoding: 'utf8' })).toMatch(/^kubelet: x-ipv4-[0-9a-f]{8}-x ready\n$/);
+    expect(readFileSync(join(gather, 'core.bin')).equals(Buffer.from([0, 1, 2, 10, 0, 0, 49, 48, 46, 48]))).toBe(true);
+    expect(readFileSync(join(root, 'summary'), 'utf8')).toBe(`last words: cannot reach ${first[1]}\n`);
+    const lines = big.split('\n').length - 1;
+    const record = JSON.parse(readFileSync(join(root, REDACTION_FILE), 'utf8'));
+    expect(record).toMatchObject({
+      kinds: ['secrets', 'ipAddresses', 'macAddresses'],
+      // The summary's address, the gather-result's, the gzip's and one per log line; each log line's MAC.
+      replaced: { secrets: 1, ipAddresses: lines + 3, macAddresses: lines },
+      filesRedacted: 4, filesNotRedacted: 1, filesOmitted: 0, // secrets.yaml, big.log, journal.gz, gather-result.json
+      notRedacted: [{ path: 'must-gather/01-quay.io-x-gather/core.bin', reason: 'binary' }],
+      omitted: [],
+    });
+    expect(summary.redaction).toEqual({ secrets: 1, ipAddresses: lines + 3, macAddresses: lines, filesRedacted: 4, filesNotRedacted: 1, filesOmitted: 0 });
+    expect(summary.gathers).toEqual([{ index: 1, state: 'Failed', exitCode: 2, message: `cannot reach ${first[1]}` }]);
+    expect(JSON.stringify(record)).not.toMatch(/10\.128|c3Vw/);
+    const listing = execFileSync('tar', ['-tzf', join(dir, 'out.tar.gz')], { encoding: 'utf8' }).trim().split('\n');
+    expect(listing.at(-1)).toBe(`must-gather/${REDACTION_FILE}`);
+    expect(summary.files).toBe(listing.filter((p) => !p.endsWith('/')).length);
+  });
+
+  it('puts the redaction counts in the termination message (mustgather archive --redact)', async () => {
+    const dir = freshDir('redact-cli');
+    makeRedactTree(join(dir, 'gathers'));
+    expect(await archiveCommand(['--source', join(dir, 'gathers'), '--output', join(dir, 'out.tar.gz'), '--termination-log', join(dir, 'log'), '--redact', 'ipAddresses'])).toBe(0);
+    const result = parseArchiveResult(readFileSync(join(dir, 'log'), 'utf8'))!;
+    expect(result.redaction).toMatchObject({ secrets: 0, macAddresses: 0, filesNotRedacted: 1 });
+    expect(result.redaction!.ipAddresses).toBeGreaterThan(1000);
+    expect(result.gathers[0]!.message).toMatch(/^cannot reach x-ipv4-[0-9a-f]{8}-x$/);
+    await expect(archiveCommand(['--source', '/x', '--output', '/y', '--redact', 'ipAddresses,names'])).rejects.toThrow('--redact: unknown redaction "names"');
+  });
+});
+
 describe('the archive termination message', () => {
   const summary = (gathers: number): ArchiveSummary => ({
     sizeBytes: 123456789,
@@ -201,6 +276,10 @@ describe('the archive termination message', () => {
   it('round-trips through parseArchiveResult', () => {
     const text = formatArchiveResult(summary(3));
     expect(parseArchiveResult(`log line\n${text}\n`)).toEqual({ sizeBytes: 123456789, sha256: 'ab'.repeat(32), files: 4242, warnings: 2, gathers: summary(3).gathers });
+    const redaction = { secrets: 1, ipAddresses: 2, macAddresses: 3, filesRedacted: 4, filesNotRedacted: 5, filesOmitted: 6 };
+    const gathers = [{ index: 1, state: 'Failed' as const, exitCode: 1, message: 'x-ipv4-01234567-x down' }];
+    expect(parseArchiveResult(formatArchiveResult({ ...summary(0), gathers, redaction }))).toMatchObject({ redaction, gathers });
+    expect(parseArchiveResult(formatArchiveResult({ ...summary(0), redaction: { ...redaction, secrets: -1 } }))!.redaction).toBeUndefined();
   });
 
   it('stays under 4096 bytes with many gathers, saying how many it left out', () => {

@@ -25,7 +25,9 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import { Header, Pax } from 'tar';
-import { type ArchivedGather, type GatherResult, parseGatherResult } from '../constructs/pod-contract.js';
+import { type ArchivedGather, type GatherResult, parseGatherResult, REDACTION_FILE, type RedactionResult } from '../constructs/pod-contract.js';
+import type { Redactor } from './redact.js';
+import { redactFile, type RedactFileOptions } from './redact-file.js';
 
 /** Options of {@link createArchive}. */
 export interface ArchiveOptions {
@@ -52,6 +54,15 @@ export interface ArchiveOptions {
    * @default - none
    */
   extraFiles?: (results: ReadonlyMap<number, GatherResult>) => { name: string; content: string }[];
+  /**
+   * Redacts every file while it is archived (see redact-file.ts), the extra files and failed gathers' messages too,
+   * and ends the archive with {@link REDACTION_FILE}: what was redacted (counts), which files were not rewritten and
+   * which were left out.
+   * @default - nothing is redacted
+   */
+  redactor?: Redactor;
+  /** How files are redacted (sizes up to which they are redacted whole, in one pass, ...). @default REDACT_FILE_DEFAULTS */
+  redactFile?: RedactFileOptions;
 }
 
 export const ARCHIVE_DEFAULTS = {
@@ -77,7 +88,14 @@ export interface ArchiveSummary {
   warnings: number;
   /** From each gather directory's `gather-result.json`, by index; gathers without one are left out. */
   gathers: ArchivedGather[];
+  /** With {@link ArchiveOptions.redactor}. */
+  redaction?: RedactionResult;
 }
+
+/** A redacted failed gather's message in the archive result: its end, where the last output lines are. */
+const GATHER_MESSAGE_LIMIT = 300;
+/** File names listed in {@link REDACTION_FILE}, per list; the counts say how many there were in all. */
+const REDACTION_LIST_LIMIT = 1000;
 
 /**
  * Writes `options.output` atomically (a temporary file renamed into place once complete and synced), then
@@ -97,10 +115,14 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
   try {
     fd = openSync(temporary, 'wx', 0o644);
     const sink = new GzipMembers(fd, settings.level, settings.parallelism, settings.chunkBytes);
-    const tar = new TarWriter(new Chunks(sink), settings.onWarning);
+    const redactor = options.redactor;
+    const tar = new TarWriter(new Chunks(sink), settings.onWarning, redactor, options.redactFile);
     const results = readGatherResults(settings.source);
     const extra = options.extraFiles?.(new Map(results.map((r) => [r.index, r]))) ?? [];
-    await tar.addTree(settings.source, settings.prefix, extra.map((f) => ({ name: f.name, content: Buffer.from(f.content, 'utf8') })));
+    const content = (text: string) => Buffer.from(redactor ? redactor.redactString(text, { count: true }) : text, 'utf8');
+    await tar.addTree(settings.source, settings.prefix, extra.map((f) => ({ name: f.name, content: content(f.content) })));
+    const redaction = tar.redaction && redactor ? { ...redactor.counts, ...tar.redaction.counts } : undefined;
+    if (redaction) await tar.addGenerated(`${settings.prefix}/${REDACTION_FILE}`, Buffer.from(redactionRecord(redaction, tar.redaction!, redactor!), 'utf8'));
     await tar.finish();
     await sink.finish();
     fsyncSync(fd);
@@ -115,7 +137,11 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
       sha256,
       ...tar.counts,
       members: sink.members,
-      gathers: results.map(({ index, state, exitCode }) => ({ index, state, exitCode })),
+      gathers: results.map(({ index, state, exitCode, message }) => ({
+        index, state, exitCode,
+        ...(redactor && state !== 'Succeeded' && message ? { message: redactor.redactString(message).slice(-GATHER_MESSAGE_LIMIT) } : {}),
+      })),
+      ...(redaction ? { redaction } : {}),
     };
   } catch (err) {
     if (fd !== undefined) closeSync(fd);
@@ -130,14 +156,20 @@ export async function createArchive(options: ArchiveOptions): Promise<ArchiveSum
 
 /**
  * Compresses chunks as independent gzip members, `parallelism` at a time, and appends them to `fd` in order. Chunk
- * buffers come back to a free list once their member is written: a fresh 4 MiB buffer per chunk costs a page fault per
- * 4 KiB (the kernel zeroes each page before the read copies into it) and garbage collection, about 5% of the CPU time.
+ * buffers come back to a free list once compressed: a fresh 4 MiB buffer per chunk costs a page fault per 4 KiB (the
+ * kernel zeroes each page before the read copies into it) and garbage collection, about 5% of the CPU time.
+ *
+ * A chunk can be held ({@link hold}): queued in its place but compressed only once released, after its content was
+ * changed. The chunks after it compress meanwhile, and wait, compressed, to be written after it: that is how a tar
+ * header is written after the content whose size it states (a redacted file's size is known only at its end).
  */
 class GzipMembers {
   readonly hash = createHash('sha256');
   bytesOut = 0;
   members = 0;
-  readonly #pending: { member: Promise<Buffer[]>; buffer: Buffer }[] = [];
+  /** In output order: compressing, compressed (`parts`) or held. */
+  readonly #queue: Member[] = [];
+  readonly #compressing = new Set<Promise<void>>();
   readonly #free: Buffer[] = [];
 
   constructor(private readonly fd: number, private readonly level: number, private readonly parallelism: number, readonly chunkBytes: number) {}
@@ -149,30 +181,71 @@ class GzipMembers {
 
   /**
    * Queues the first `length` bytes of `buffer` (from {@link take}; it must not be modified afterwards, it comes back
-   * from {@link take} once its member is written); waits while `parallelism` chunks are in the works.
+   * from {@link take} once compressed); waits while `parallelism` chunks are compressing.
    */
   async push(buffer: Buffer, length: number): Promise<void> {
-    const member = gzipMember(buffer.subarray(0, length), this.level);
-    member.catch(() => undefined); // awaited in order below; until then a failure must not count as unhandled
-    this.#pending.push({ member, buffer });
-    while (this.#pending.length >= this.parallelism) await this.#writeOldest();
+    const member: Member = { buffer, length };
+    this.#queue.push(member);
+    this.#compress(member);
+    await this.#settle(this.parallelism);
+  }
+
+  /** Queues `buffer` like {@link push} but compresses it only on {@link release}: until then it may be changed. */
+  hold(buffer: Buffer, length: number): Member {
+    const member: Member = { buffer, length, held: true };
+    this.#queue.push(member);
+    return member;
+  }
+
+  async release(member: Member): Promise<void> {
+    member.held = false;
+    this.#compress(member);
+    await this.#settle(this.parallelism);
   }
 
   async finish(): Promise<void> {
-    while (this.#pending.length > 0) await this.#writeOldest();
+    if (this.#queue.some((m) => m.held)) throw new Error('a held gzip member was never released');
+    await this.#settle(1);
   }
 
-  async #writeOldest(): Promise<void> {
-    const { member, buffer } = this.#pending.shift()!;
-    const parts = await member;
-    this.#free.push(buffer); // compressed: zlib is done with it
-    for (const part of parts) {
+  #compress(member: Member): void {
+    const done = gzipMember(member.buffer.subarray(0, member.length), this.level).then((parts) => {
+      member.parts = parts;
+      this.#free.push(member.buffer); // compressed: zlib is done with it
+    }, (err: unknown) => {
+      member.error = err;
+    }).finally(() => this.#compressing.delete(done));
+    this.#compressing.add(done);
+  }
+
+  /** Writes what is compressed and next in order; waits until fewer than `limit` chunks are compressing. */
+  async #settle(limit: number): Promise<void> {
+    for (;;) {
+      while (this.#queue.length > 0 && (this.#queue[0]!.parts || this.#queue[0]!.error !== undefined)) this.#writeOldest();
+      if (this.#compressing.size < limit) return;
+      await Promise.race(this.#compressing);
+    }
+  }
+
+  #writeOldest(): void {
+    const { parts, error } = this.#queue.shift()!;
+    if (error !== undefined) throw error;
+    for (const part of parts!) {
       this.hash.update(part);
       for (let offset = 0; offset < part.length;) offset += writeSync(this.fd, part, offset);
       this.bytesOut += part.length;
     }
     this.members++;
   }
+}
+
+/** One chunk on its way through {@link GzipMembers}. */
+interface Member {
+  readonly buffer: Buffer;
+  readonly length: number;
+  held?: boolean;
+  parts?: Buffer[];
+  error?: unknown;
 }
 
 /**
@@ -239,9 +312,33 @@ class Chunks {
     this.#used = 0;
     await this.sink.push(full, used);
   }
+
+  /**
+   * Writes `bytes` into a chunk of their own that is held back (see {@link GzipMembers.hold}): `rewrite` puts other
+   * bytes of the same length in their place and lets the chunk go. What is written in between follows it.
+   */
+  async holdBack(bytes: Buffer): Promise<{ rewrite: (bytes: Buffer) => Promise<void> }> {
+    if (this.window().length < bytes.length) await this.flush();
+    const offset = this.#used;
+    bytes.copy(this.#buffer, offset);
+    const held = this.sink.hold(this.#buffer, offset + bytes.length);
+    this.#buffer = this.sink.take();
+    this.#used = 0;
+    return {
+      rewrite: async (replacement) => {
+        if (replacement.length !== bytes.length) throw new Error(`a held-back tar header changed length (${bytes.length} to ${replacement.length} bytes)`);
+        replacement.copy(held.buffer, offset);
+        await this.sink.release(held);
+      },
+    };
+  }
 }
 
 const BLOCK = 512;
+/** ustar's size field: 11 octal digits. */
+const USTAR_MAX_SIZE = 8 ** 11;
+
+type EntryFields = { path: string; type: 'File' | 'Directory' | 'SymbolicLink'; stat: Pick<Stats, 'mode' | 'uid' | 'gid' | 'size' | 'mtimeMs'>; linkpath?: string };
 
 /** Names in the order `Array.prototype.sort` gives strings (by UTF-16 code units). */
 function byName(a: Dirent, b: Dirent): number {
@@ -251,8 +348,17 @@ function byName(a: Dirent, b: Dirent): number {
 /** Walks a tree depth-first in name order and writes it as tar entries. Hard links are archived as separate files. */
 class TarWriter {
   readonly counts = { files: 0, directories: 0, symlinks: 0, bytesIn: 0, warnings: 0 };
+  /** With a redactor: the files rewritten, archived as they are, and left out (archive paths). */
+  readonly redaction: RedactionLists | undefined;
 
-  constructor(private readonly chunks: Chunks, private readonly onWarning: (message: string) => void) {}
+  constructor(
+    private readonly chunks: Chunks,
+    private readonly onWarning: (message: string) => void,
+    private readonly redactor?: Redactor,
+    private readonly redactFileOptions?: RedactFileOptions,
+  ) {
+    if (redactor) this.redaction = { counts: { filesRedacted: 0, filesNotRedacted: 0, filesOmitted: 0 }, notRedacted: [], omitted: [] };
+  }
 
   /** Archives `root` as `prefix`, with `first` (made in memory) right after the top directory's entry. */
   async addTree(root: string, prefix: string, first: readonly { name: string; content: Buffer }[] = []): Promise<void> {
@@ -274,7 +380,7 @@ class TarWriter {
       if (stat.isDirectory()) {
         await this.#entry({ path: `${name}/`, type: 'Directory', stat });
         this.counts.directories++;
-        for (const file of extra) await this.#memoryFile(`${name}/${file.name}`, file.content, stat);
+        for (const file of extra) await this.addGenerated(`${name}/${file.name}`, file.content, stat);
         extra = [];
         let children: Dirent[];
         try {
@@ -335,6 +441,10 @@ class TarWriter {
         this.#warn(absolute, 'skipped: no longer a regular file');
         return true;
       }
+      if (this.redactor && stat.size > 0) {
+        await this.#redacted(fd, absolute, name, stat);
+        return true;
+      }
       await this.#entry({ path: name, type: 'File', stat });
       const read = await this.#content(fd, absolute, stat.size);
       await this.chunks.zeros((BLOCK - (stat.size % BLOCK)) % BLOCK);
@@ -349,13 +459,70 @@ class TarWriter {
     }
   }
 
-  /** A file made in memory, owned like the directory it is in. */
-  async #memoryFile(path: string, content: Buffer, directory: Stats): Promise<void> {
-    await this.#entry({ path, type: 'File', stat: { mode: 0o100644, uid: directory.uid, gid: directory.gid, size: content.length, mtimeMs: Date.now() } });
+  /** A file made in memory, owned like `owner` (the directory it is in) or by this process. */
+  async addGenerated(path: string, content: Buffer, owner: Pick<Stats, 'uid' | 'gid'> = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }): Promise<void> {
+    await this.#entry({ path, type: 'File', stat: { mode: 0o100644, uid: owner.uid, gid: owner.gid, size: content.length, mtimeMs: Date.now() } });
     await this.chunks.write(content);
     await this.chunks.zeros((BLOCK - (content.length % BLOCK)) % BLOCK);
     this.counts.files++;
     this.counts.bytesIn += content.length;
+  }
+
+  /**
+   * A regular file through the redactor: its redacted content under its own name and metadata (and size), or as it
+   * is (binary), or nothing (left out); the last two are listed in the redaction record.
+   */
+  async #redacted(fd: number, absolute: string, name: string, stat: Stats): Promise<void> {
+    const lists = this.redaction!;
+    let file;
+    try {
+      file = redactFile(fd, stat.size, this.redactor!, this.redactFileOptions);
+    } catch (err) {
+      throw new Error(`redact ${absolute}: ${(err as Error).message}`, { cause: err });
+    }
+    if (file.kind === 'omitted') {
+      lists.counts.filesOmitted++;
+      if (lists.omitted.length < REDACTION_LIST_LIMIT) lists.omitted.push({ path: name, reason: file.reason });
+      return;
+    }
+    if (file.kind === 'binary') {
+      lists.counts.filesNotRedacted++;
+      if (lists.notRedacted.length < REDACTION_LIST_LIMIT) lists.notRedacted.push({ path: name, reason: file.reason });
+      await this.#entry({ path: name, type: 'File', stat });
+      const read = await this.#content(fd, absolute, stat.size);
+      await this.chunks.zeros((BLOCK - (stat.size % BLOCK)) % BLOCK);
+      this.counts.files++;
+      this.counts.bytesIn += read;
+      return;
+    }
+    const fields = { path: name, type: 'File' as const, stat: { mode: stat.mode, uid: stat.uid, gid: stat.gid, mtimeMs: stat.mtimeMs, size: 0 } };
+    let size: number;
+    if (file.kind === 'stream') {
+      // Written as it is redacted, its header held back until its size is known.
+      const header = await this.chunks.holdBack(this.#header(fields));
+      size = 0;
+      for (const piece of file.pieces()) {
+        await this.chunks.write(piece);
+        size += piece.length;
+      }
+      await header.rewrite(this.#header({ ...fields, stat: { ...fields.stat, size } }));
+    } else {
+      size = file.kind === 'content' ? file.content.length : file.size;
+      await this.#entry({ ...fields, stat: { ...fields.stat, size } });
+      let written = 0;
+      for (const piece of file.kind === 'content' ? [file.content] : file.pieces()) {
+        // A file that changed between the two passes: cut at, or padded to, the size the header promised.
+        const part = piece.length > size - written ? piece.subarray(0, size - written) : piece;
+        await this.chunks.write(part);
+        written += part.length;
+      }
+      if (written < size) this.#warn(absolute, `changed while archived: ${size - written} missing bytes archived as zeros`);
+      await this.chunks.zeros(size - written);
+    }
+    await this.chunks.zeros((BLOCK - (size % BLOCK)) % BLOCK);
+    if (file.kind === 'content' ? file.changed : file.changed()) lists.counts.filesRedacted++;
+    this.counts.files++;
+    this.counts.bytesIn += stat.size;
   }
 
   /** Reads up to `size` bytes straight into the chunks; pads with zeros if the file ends early. */
@@ -378,7 +545,15 @@ class TarWriter {
   }
 
   /** A header block, preceded by a pax extended header when a field does not fit ustar (node-tar decides). */
-  async #entry({ path, type, stat, linkpath }: { path: string; type: 'File' | 'Directory' | 'SymbolicLink'; stat: Pick<Stats, 'mode' | 'uid' | 'gid' | 'size' | 'mtimeMs'>; linkpath?: string }): Promise<void> {
+  async #entry(entry: EntryFields): Promise<void> {
+    await this.chunks.write(this.#header(entry));
+  }
+
+  /**
+   * The bytes of {@link #entry}. The pax header holds the size only when ustar cannot (8 GiB and more), so that a
+   * held-back header has the same length whatever size it states in the end.
+   */
+  #header({ path, type, stat, linkpath }: EntryFields): Buffer {
     const fields = {
       path,
       type,
@@ -390,8 +565,8 @@ class TarWriter {
       mtime: new Date(Math.floor(stat.mtimeMs / 1000) * 1000),
     };
     const header = new Header(fields);
-    if (header.encode()) await this.chunks.write(new Pax(fields).encode());
-    await this.chunks.write(header.block!);
+    if (!header.encode()) return header.block!;
+    return Buffer.concat([new Pax({ ...fields, size: fields.size >= USTAR_MAX_SIZE ? fields.size : undefined }).encode(), header.block!]);
   }
 
   #warn(path: string, what: string, cause?: unknown): void {
@@ -399,6 +574,28 @@ class TarWriter {
     const code = (cause as NodeJS.ErrnoException | undefined)?.code;
     this.onWarning(`${path} ${what}${code ? ` (${code})` : ''}`);
   }
+}
+
+/** What {@link TarWriter} did with files under a redactor. */
+interface RedactionLists {
+  counts: Pick<RedactionResult, 'filesRedacted' | 'filesNotRedacted' | 'filesOmitted'>;
+  notRedacted: { path: string; reason: string }[];
+  omitted: { path: string; reason: string }[];
+}
+
+/** The text of {@link REDACTION_FILE}: counts and file names, never a value. */
+function redactionRecord(result: RedactionResult, lists: RedactionLists, redactor: Redactor): string {
+  return `${JSON.stringify({
+    kinds: [...redactor.kinds],
+    note: 'Values were replaced by tokens x-<kind>-<hex>-x: the same value is the same token everywhere in this archive; ' +
+      'the key that made them was random and not kept. Files under notRedacted were archived as they are.',
+    replaced: { secrets: result.secrets, ipAddresses: result.ipAddresses, macAddresses: result.macAddresses },
+    filesRedacted: result.filesRedacted,
+    filesNotRedacted: result.filesNotRedacted,
+    filesOmitted: result.filesOmitted,
+    notRedacted: lists.notRedacted,
+    omitted: lists.omitted,
+  }, null, 2)}\n`;
 }
 
 function writeAtomically(path: string, content: string): void {

@@ -147,6 +147,13 @@ export interface MustGatherReportSpec {
   readonly nodeSelector?: { [key: string]: string };
 
   /**
+   * What to replace in every gathered text file (gzip files too) while the archive is made, so that nothing unredacted is written to it: each value by a token, the same value by the same token within the report, keyed by a random secret that is never stored. The archive's redaction.json and status.redaction say what was replaced (counts, never values) and which binary files were archived as they are.
+   *
+   * @schema MustGatherReportSpec#redact
+   */
+  readonly redact?: MustGatherReportSpecRedact;
+
+  /**
    * Only collect logs newer than this relative duration; passed to the gather scripts as MUST_GATHER_SINCE. Not with sinceTime. Unset: the scripts' own default.
    *
    * @schema MustGatherReportSpec#since
@@ -196,11 +203,56 @@ export function toJson_MustGatherReportSpec(obj: MustGatherReportSpec | undefine
     'images': obj.images?.map(y => y),
     'nodeName': obj.nodeName,
     'nodeSelector': ((obj.nodeSelector) === undefined) ? undefined : (Object.entries(obj.nodeSelector).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {})),
+    'redact': toJson_MustGatherReportSpecRedact(obj.redact),
     'since': obj.since,
     'sinceTime': obj.sinceTime,
     'storage': toJson_MustGatherReportSpecStorage(obj.storage),
     'timeout': obj.timeout,
     'volumePercentage': obj.volumePercentage,
+  };
+  // filter undefined values
+  return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});
+}
+/* eslint-enable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+
+/**
+ * What to replace in every gathered text file (gzip files too) while the archive is made, so that nothing unredacted is written to it: each value by a token, the same value by the same token within the report, keyed by a random secret that is never stored. The archive's redaction.json and status.redaction say what was replaced (counts, never values) and which binary files were archived as they are.
+ *
+ * @schema MustGatherReportSpecRedact
+ */
+export interface MustGatherReportSpecRedact {
+  /**
+   * IPv4 and IPv6 addresses.
+   *
+   * @schema MustGatherReportSpecRedact#ipAddresses
+   */
+  readonly ipAddresses?: boolean;
+
+  /**
+   * MAC addresses.
+   *
+   * @schema MustGatherReportSpecRedact#macAddresses
+   */
+  readonly macAddresses?: boolean;
+
+  /**
+   * Secret data and stringData values in YAML and JSON (keys kept), PEM private keys, and kubeconfig credentials (client-key-data, token, password, ...).
+   *
+   * @schema MustGatherReportSpecRedact#secrets
+   */
+  readonly secrets?: boolean;
+}
+
+/**
+ * Converts an object of type 'MustGatherReportSpecRedact' to JSON representation.
+ */
+/* eslint-disable max-len, @stylistic/max-len, quote-props, @stylistic/quote-props */
+export function toJson_MustGatherReportSpecRedact(obj: MustGatherReportSpecRedact | undefined): Record<string, any> | undefined {
+  if (obj === undefined) { return undefined; }
+  const result = {
+    'ipAddresses': obj.ipAddresses,
+    'macAddresses': obj.macAddresses,
+    'secrets': obj.secrets,
   };
   // filter undefined values
   return Object.entries(result).reduce((r, i) => (i[1] === undefined) ? r : ({ ...r, [i[0]]: i[1] }), {});

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type MustGatherReport } from '../constructs/report-api.js';
 import { isTerminalReason, READY_REASONS } from '../constructs/ready-reasons.js';
 import { computeStatus, formatDuration, type Observed, type PodView, type RouteView } from './status.js';
+import { formatArchiveResult } from '../constructs/pod-contract.js';
 import { podStatus, type PodStage } from '../test/kubelet-states.js';
 
 const images = ['quay.io/a/must-gather:v1', 'quay.io/b/must-gather:v2'];
@@ -90,6 +91,33 @@ describe('computeStatus: the Ready reason at every step', () => {
   it('says gathering is over only when every gather ended', () => {
     expect(ready({ ended: ['Succeeded'], running: true }).result.gatheringOver).toBe(false);
     expect(ready({ ended: ['Succeeded', 'Failed'] }).result.gatheringOver).toBe(true);
+  });
+
+  it('with spec.redact, publishes a failed gather\'s message only as the archive step redacted it', () => {
+    const redacting = { ...report, spec: { ...report.spec, redact: { ipAddresses: true } } };
+    const withMessage = (stage: PodStage, archiveResult?: string) => {
+      const p = pod(stage);
+      const gather = p.status!.initContainerStatuses![0]!.state!.terminated!;
+      gather.message = gather.message!.replace('"message":"gather Failed"', '"message":"cannot reach 10.0.0.7"');
+      if (archiveResult) p.status!.initContainerStatuses![2]!.state!.terminated!.message = archiveResult;
+      return p;
+    };
+    const before = computeStatus({ report: redacting, pod: withMessage({ ended: ['Failed'], running: true }), now }).status;
+    expect(before.gathers![0]).toMatchObject({ state: 'Failed', exitCode: 3 });
+    expect(before.gathers![0]!.message).toBeUndefined();
+    expect(JSON.stringify(before)).not.toContain('10.0.0.7');
+    // Without redaction the same message is published as the gather wrote it (the premise of the case above).
+    expect(computeStatus({ report, pod: withMessage({ ended: ['Failed'], running: true }), now }).status.gathers![0]!.message).toBe('cannot reach 10.0.0.7');
+
+    const redaction = { secrets: 0, ipAddresses: 4, macAddresses: 0, filesRedacted: 2, filesNotRedacted: 1, filesOmitted: 0 };
+    const archived = formatArchiveResult({
+      sizeBytes: 1000, sha256: 'ab'.repeat(32), files: 3, warnings: 0, redaction,
+      gathers: [{ index: 1, state: 'Failed', exitCode: 3, message: 'cannot reach x-ipv4-0a1b2c3d-x' }, { index: 2, state: 'Succeeded', exitCode: 0 }],
+    });
+    const after = computeStatus({ report: redacting, pod: withMessage({ ended: ['Failed', 'Succeeded'], archive: 'done', serving: true }, archived), route, now }).status;
+    expect(after.gathers![0]!.message).toBe('cannot reach x-ipv4-0a1b2c3d-x');
+    expect(after.redaction).toEqual(redaction);
+    expect(JSON.stringify(after)).not.toContain('10.0.0.7');
   });
 
   it('survives a garbage termination message', () => {

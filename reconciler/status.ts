@@ -5,9 +5,9 @@
 import { gatherImages } from '../constructs/operator-config.js';
 import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
-import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, resolveSpec } from '../constructs/report-api.js';
+import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, redactKinds, resolveSpec } from '../constructs/report-api.js';
 import { isStuckReason, isTerminalReason, type ReadyReason } from '../constructs/ready-reasons.js';
-import { type ClusterFacts, CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
+import { type ArchiveResult, type ClusterFacts, CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
 import { formatBytes } from '../constructs/quantity.js';
 
 /** The parts of a container status the operator reads. */
@@ -145,8 +145,12 @@ export function podGatherImages(pod: PodView): string[] {
   return gathers.filter((g) => g.index > 0).sort((a, b) => a.index - b.index).map((g) => g.image);
 }
 
-/** Per-image state from the gather containers' statuses and termination messages. */
-export function gatherStatuses(images: readonly string[], pod: PodView | undefined): GatherStatus[] {
+/**
+ * Per-image state from the gather containers' statuses and termination messages. `redacting` (spec.redact): a failed
+ * gather's message (its last output lines) is published only as the archive step redacted it (`archive`), never as the
+ * gather container wrote it.
+ */
+export function gatherStatuses(images: readonly string[], pod: PodView | undefined, redacting = false, archive?: ArchiveResult): GatherStatus[] {
   return images.map((image, i) => {
     const index = i + 1;
     const status = byName(pod?.status?.initContainerStatuses, CONTAINERS.gather(index));
@@ -155,9 +159,10 @@ export function gatherStatuses(images: readonly string[], pod: PodView | undefin
       const terminated = state.terminated;
       const result = parseGatherResult(terminated.message ?? '');
       if (result) {
+        const message = redacting ? archive?.gathers.find((g) => g.index === index)?.message : result.message;
         return {
           index, image, state: result.state, exitCode: result.exitCode, startedAt: result.startedAt, finishedAt: result.finishedAt,
-          ...(result.message ? { message: result.message } : {}),
+          ...(message ? { message } : {}),
         };
       }
       // The wrapper died before recording a result (killed, OOM, no bash in the image): say what the kubelet saw.
@@ -165,7 +170,7 @@ export function gatherStatuses(images: readonly string[], pod: PodView | undefin
         index, image, state: 'Failed', exitCode: terminated.exitCode,
         ...(terminated.startedAt ? { startedAt: terminated.startedAt } : {}),
         ...(terminated.finishedAt ? { finishedAt: terminated.finishedAt } : {}),
-        message: `the gather container ended (${terminated.reason ?? 'exit code'} ${terminated.exitCode}) without recording a result${terminated.message ? `: ${terminated.message.slice(-500)}` : ''}`,
+        message: `the gather container ended (${terminated.reason ?? 'exit code'} ${terminated.exitCode}) without recording a result${terminated.message && !redacting ? `: ${terminated.message.slice(-500)}` : ''}`,
       };
     }
     if (state?.running) return { index, image, state: 'Running', ...(state.running.startedAt ? { startedAt: state.running.startedAt } : {}) };
@@ -173,6 +178,11 @@ export function gatherStatuses(images: readonly string[], pod: PodView | undefin
     const message = waiting && !BENIGN_WAITING.has(waiting.reason ?? '') ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : undefined;
     return { index, image, state: 'Pending', ...(message ? { message } : {}) };
   });
+}
+
+/** Whether the report asks for any redaction (spec.redact). */
+export function isRedacting(report: { readonly spec: MustGatherReport['spec'] }): boolean {
+  return redactKinds(report.spec).length > 0;
 }
 
 /** Every gather container has ended (or the pod is past gathering for good). */
@@ -265,7 +275,9 @@ function readiness(observed: Observed, gathers: GatherStatus[], url: string | un
     if (failed) {
       const { words, failure } = stepOf(failed.name, images);
       const t = failed.state!.terminated!;
-      return { status: 'False', reason: failure, message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${t.message ? `: ${t.message.slice(-300)}` : ''}.`, terminal: true };
+      // A gather container's message is its output (FallbackToLogsOnError): not published unredacted.
+      const output = t.message && !(isRedacting(observed.report) && failed.name.startsWith('gather-')) ? `: ${t.message.slice(-300)}` : '';
+      return { status: 'False', reason: failure, message: `The ${words} failed (${t.reason ?? 'exit code'} ${t.exitCode})${output}.`, terminal: true };
     }
     return { status: 'False', reason: 'ServerFailed', message: `The report pod stopped (${phase}${pod.status?.message ? `: ${pod.status.message}` : ''}); the archive is no longer served.`, terminal: true };
   }
@@ -387,7 +399,9 @@ export function computeStatus(observed: Observed): StatusResult {
   const { report, pod } = observed;
   const previous = report.status?.conditions;
   const images = imagesOf(observed);
-  const gathers = gatherStatuses(images, pod);
+  const archiveMessage = byName(pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state?.terminated?.message;
+  const archive = archiveMessage ? parseArchiveResult(archiveMessage) : undefined;
+  const gathers = gatherStatuses(images, pod, isRedacting(report), archive);
   const host = admittedHost(observed.route);
   const url = observed.url ?? (host ? `https://${host}/must-gather.tar.gz` : undefined);
   const fromPod = readiness(observed, gathers, url);
@@ -404,8 +418,6 @@ export function computeStatus(observed: Observed): StatusResult {
     ?? (ready.status === 'True' ? readyCondition.lastTransitionTime : finished ? rfc3339(observed.now) : undefined);
   const deleteAfterMs = parseDuration(resolveSpec(report.spec).deleteAfter);
   const expiresAt = finishedAt && deleteAfterMs !== undefined ? new Date(Date.parse(finishedAt) + deleteAfterMs) : undefined;
-  const archiveMessage = byName(pod?.status?.initContainerStatuses, CONTAINERS.archive)?.state?.terminated?.message;
-  const archive = archiveMessage ? parseArchiveResult(archiveMessage) : undefined;
   // Named only once it exists: a report held back by the fleet's limits has none.
   const namespace = observed.waiting ? undefined : reportNamespaceName(report.metadata);
   const status: MustGatherReportStatus = {
@@ -418,6 +430,7 @@ export function computeStatus(observed: Observed): StatusResult {
     ...(observed.cluster ? { cluster: observed.cluster } : {}),
     gathers,
     ...(archive ? { archive: { sizeBytes: archive.sizeBytes, sha256: archive.sha256, files: archive.files } } : {}),
+    ...(archive?.redaction ? { redaction: archive.redaction } : {}),
     ...(finishedAt ? { finishedAt } : {}),
     ...(expiresAt ? { expiresAt: rfc3339(expiresAt) } : {}),
   };

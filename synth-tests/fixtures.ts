@@ -44,6 +44,7 @@ export const REPORTS: Record<string, MustGatherReport> = {
     nodeSelector: { 'node-role.kubernetes.io/master': '', 'topology.kubernetes.io/zone': 'eu-west-1a' },
     storage: { size: '50Gi', storageClassName: 'fast-ssd' },
     volumePercentage: 85,
+    redact: { secrets: true, ipAddresses: true, macAddresses: false },
   }),
   /** No images: the default must-gather image; sinceTime, which excludes since. */
   defaultImage: report({ sinceTime: '2025-01-31T08:00:00Z' }),

@@ -4,7 +4,7 @@ import { defaultPullPolicy, isImageReference } from '../constructs/image-referen
 import { parseQuantity } from '../constructs/quantity.js';
 import { isImageStreamTag, isLabelKey, isLabelValue } from '../constructs/kube-names.js';
 import { REPORT_SCHEMA } from '../constructs/crd.js';
-import { resolveSpec, SPEC_FIELDS, validateReport, validateSpec } from '../constructs/report-api.js';
+import { redactKinds, resolveSpec, SPEC_FIELDS, validateReport, validateSpec } from '../constructs/report-api.js';
 
 const ok = { images: ['quay.io/openshift/origin-must-gather'] };
 
@@ -26,6 +26,9 @@ describe('validateSpec rejects what the CRD rejects, naming the field', () => {
     ['volumePercentage 101', { ...ok, volumePercentage: 101 }, 'spec.volumePercentage: must be between 1 and 100'],
     ['a fractional volumePercentage', { ...ok, volumePercentage: 50.5 }, 'spec.volumePercentage: must be a whole number'],
     ['an unknown field', { ...ok, imagez: [] }, 'spec.imagez: unknown field'],
+    ['redact not an object', { ...ok, redact: true }, 'spec.redact: must be an object such as {secrets: true}, not boolean true'],
+    ['an unknown redaction', { ...ok, redact: { emails: true } }, 'spec.redact.emails: unknown field (known fields: secrets, ipAddresses, macAddresses)'],
+    ['a redaction "yes"', { ...ok, redact: { secrets: 'yes' } }, 'spec.redact.secrets: must be true or false, not string "yes"'],
     ['an unknown storage field', { ...ok, storage: { sise: '1Gi' } }, 'spec.storage.sise: unknown field'],
     ['a bad size', { ...ok, storage: { size: 'ten gigs' } }, 'spec.storage.size: must be a quantity'],
     ['a tiny size', { ...ok, storage: { size: '1Mi' } }, 'spec.storage.size: must be at least 100Mi'],
@@ -65,6 +68,7 @@ describe('validateSpec rejects what the CRD rejects, naming the field', () => {
       images: ['a', 'b.io/c:d'], allImages: true, imageStreams: ['openshift/must-gather:latest', 'a-b/c.d:v1.2_3'],
       command: ['/bin/bash', '-c', ''], deleteAfter: '1h30m', timeout: '10m', since: '2h', nodeName: 'worker-0.example.com',
       nodeSelector: { 'node-role.kubernetes.io/worker': '', zone: 'a_b.c-1' }, storage: { size: '1Gi', storageClassName: 'x' }, volumePercentage: 100,
+      redact: { secrets: true, ipAddresses: false },
     };
     expect(validateSpec(spec)).toEqual(spec);
   });
@@ -114,6 +118,9 @@ describe('validateReport', () => {
 describe('defaults', () => {
   it('match the CRD defaults', () => {
     expect(resolveSpec(ok)).toEqual({ images: ok.images, allImages: false, deleteAfter: '30m', timeout: '10m', storage: { size: '10Gi' }, volumePercentage: 70 });
+    expect(resolveSpec({ ...ok, redact: { ipAddresses: true } }).redact).toEqual({ secrets: false, ipAddresses: true, macAddresses: false });
+    expect(redactKinds({ redact: { macAddresses: true, secrets: true, ipAddresses: false } })).toEqual(['secrets', 'macAddresses']);
+    expect(redactKinds({})).toEqual([]);
   });
 
   it('invent no images: which run without spec.images is the operator\'s choice', () => {

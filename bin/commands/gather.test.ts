@@ -16,6 +16,7 @@ describe('gather flags -> spec', () => {
     expect(specFromFlags({ 'since-time': '2025-01-31T08:00:00Z' }, [])).toEqual({ sinceTime: '2025-01-31T08:00:00Z' });
     expect(specFromFlags({ 'node-selector': 'node-role.kubernetes.io/worker=, zone==a', 'volume-percentage': '50' }, []))
       .toEqual({ nodeSelector: { 'node-role.kubernetes.io/worker': '', zone: 'a' }, volumePercentage: 50 });
+    expect(specFromFlags({ redact: 'secrets, macAddresses' }, [])).toEqual({ redact: { secrets: true, macAddresses: true } });
   });
 
   it.each([
@@ -33,6 +34,8 @@ describe('gather flags -> spec', () => {
     [{ 'volume-percentage': 'lots' }, [], /^--volume-percentage: must be a whole number/],
     [{}, [''], '-- CMD: the first element is the program to run and must not be empty'],
     [{ since: '1h', 'since-time': '2025-01-31T08:00:00Z' }, [], '--since and --since-time: are mutually exclusive: set one of them, not both'],
+    [{ redact: 'secrets,emails' }, [], '--redact: unknown redaction "emails" (known: secrets, ipAddresses, macAddresses)'],
+    [{ redact: ',' }, [], '--redact: name at least one of secrets, ipAddresses, macAddresses'],
   ] as const)('refuses %j %j in one line naming the flag', (flags, command, message) => {
     const call = () => specFromFlags(flags as never, command);
     expect(call).toThrow(UsageError);

@@ -12,6 +12,7 @@ import {
   API_GROUP, API_VERSION, type GatherStatus, KIND, type MustGatherReport, type MustGatherReportSpec, ReportValidationError, SINCE_EXCLUSIVE_MESSAGE,
   validateSpec,
 } from '../../constructs/report-api.js';
+import { parseRedactKinds, REDACT_KINDS, type RedactKind } from '../../constructs/pod-contract.js';
 import { waitForReady } from '../../datapath/download.js';
 import { extractArchive } from '../../datapath/extract.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
@@ -20,7 +21,7 @@ import { deleteReport, downloadCredentials, reportReader, saveArchive, StatusLin
 
 const HELP = `Usage: mustgather gather [--image I]... [--all-images] [--image-stream NS/NAME:TAG]... [--since D | --since-time T]
          [--timeout D] [--node-name N] [--node-selector K=V,...] [--volume-percentage P] [--delete-after D] [--dest-dir DIR] [--keep] [-n NAMESPACE] [--name NAME]
-         [--kubeconfig FILE] [-- CMD ARGS...]
+         [--redact KINDS] [--kubeconfig FILE] [-- CMD ARGS...]
 
 Creates a MustGatherReport, shows its progress, downloads and verifies its archive when it is Ready, unpacks it into
 DIR and deletes the report. Ctrl-C deletes the report too (exit code 130); a report that fails for good is reported
@@ -35,6 +36,8 @@ in one line (exit code 1).
       --node-selector K=V,...      run the gather on a node with these labels (one pod on one node, not one per node)
       --volume-percentage P        stop gathering when the volume is P% full (default 70)
       --delete-after D             the operator deletes the finished report after this long (default 30m)
+      --redact KINDS               replace these in the archive before it leaves the cluster, comma-separated:
+                                   ${REDACT_KINDS.join(', ')}
       --dest-dir DIR               where must-gather.tar.gz is saved and unpacked (default ./must-gather.local.<random>)
       --keep                       keep the report afterwards (and on Ctrl-C)
   -n, --namespace NS               the report's namespace (default: the context's, else "default")
@@ -53,6 +56,7 @@ const OPTIONS = {
   'node-selector': { type: 'string' },
   'volume-percentage': { type: 'string' },
   'delete-after': { type: 'string' },
+  redact: { type: 'string' },
   'dest-dir': { type: 'string' },
   keep: { type: 'boolean', default: false },
   namespace: { type: 'string', short: 'n' },
@@ -72,6 +76,7 @@ export interface SpecFlags {
   'node-selector'?: string;
   'volume-percentage'?: string;
   'delete-after'?: string;
+  redact?: string;
 }
 
 /** Each spec field's flag, so a refusal names what the user typed. */
@@ -87,7 +92,20 @@ const FLAG_OF_FIELD: Record<string, { flag: string; values?: (flags: SpecFlags, 
   nodeName: { flag: '--node-name' },
   nodeSelector: { flag: '--node-selector' },
   volumePercentage: { flag: '--volume-percentage' },
+  redact: { flag: '--redact' },
 };
+
+/** `secrets,ipAddresses` as `spec.redact` (`{secrets: true, ipAddresses: true}`); an unknown kind is named. */
+function parseRedactFlag(text: string): Record<string, boolean> {
+  let kinds: RedactKind[];
+  try {
+    kinds = parseRedactKinds(text);
+  } catch (err) {
+    throw new UsageError(`--redact: ${(err as Error).message}`, { cause: err });
+  }
+  if (kinds.length === 0) throw new UsageError(`--redact: name at least one of ${REDACT_KINDS.join(', ')}`);
+  return Object.fromEntries(kinds.map((k) => [k, true]));
+}
 
 /** `key=value,key2=value2` as oc's --node-selector takes it (a label selector of equalities); a value may be empty. */
 function parseNodeSelector(text: string): Record<string, string> {
@@ -121,6 +139,7 @@ export function specFromFlags(flags: SpecFlags, command: readonly string[]): Mus
     ...(flags['node-name'] !== undefined ? { nodeName: flags['node-name'] } : {}),
     ...(flags['node-selector'] !== undefined ? { nodeSelector: parseNodeSelector(flags['node-selector']) } : {}),
     ...(flags['volume-percentage'] !== undefined ? { volumePercentage: /^\d+$/.test(flags['volume-percentage']) ? Number(flags['volume-percentage']) : flags['volume-percentage'] } : {}),
+    ...(flags.redact !== undefined ? { redact: parseRedactFlag(flags.redact) } : {}),
   };
   try {
     return validateSpec(spec);

@@ -95,6 +95,9 @@ describe('the MustGatherReport CRD on a real API server', () => {
     ['an unknown field', { images: ok, imagez: ['x'] }, 'unknown field "spec.imagez"'],
     ['a bad storage size', { images: ok, storage: { size: 'lots' } }, 'spec.storage.size: Invalid value: "lots": must be a quantity such as 10Gi'],
     ['allImages "yes"', { allImages: 'yes' }, 'spec.allImages: Invalid value: "string": spec.allImages in body must be of type boolean'],
+    ['redact "all"', { redact: 'all' }, 'spec.redact: Invalid value: "string": spec.redact in body must be of type object'],
+    ['redact secrets "yes"', { redact: { secrets: 'yes' } }, 'spec.redact.secrets: Invalid value: "string": spec.redact.secrets in body must be of type boolean'],
+    ['an unknown redaction', { redact: { emails: true } }, 'unknown field "spec.redact.emails"'],
     ['an image stream without a tag', { imageStreams: ['openshift/must-gather'] }, 'spec.imageStreams[0]: Invalid value: "openshift/must-gather": must be an image stream tag namespace/name:tag'],
     ['an image stream with an uppercase name', { imageStreams: ['openshift/Must-Gather:latest'] }, 'spec.imageStreams[0]: Invalid value: "openshift/Must-Gather:latest": must be an image stream tag'],
     ['an image stream with a 254-character name', { imageStreams: [`openshift/${'a'.repeat(63)}.${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(62)}:v1`] }, 'spec.imageStreams[0]: Invalid value: "openshift/aaaa'],
@@ -133,6 +136,7 @@ describe('the MustGatherReport CRD on a real API server', () => {
       nodeSelector: { nodeSelector: { zone: 'b' } },
       storage: { storage: { size: '20Gi' } },
       volumePercentage: { volumePercentage: 50 },
+      redact: { redact: { ipAddresses: true } },
     };
     const patch = (name: string, spec: Record<string, unknown>) => admin.patch({ kind: KIND, namespace, name }, { spec });
 

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubeConfig } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
@@ -21,6 +22,39 @@ import { EXISTING, NODE_UNAVAILABLE, nodeSuite, startNodeCluster, type NodeClust
 import { eventually, mustgather, type OperatorProcess, readyOf, startOperator, tarEntries } from './helpers.js';
 
 const NEVER_LOADED = 'localhost/mustgather/never-loaded:v1';
+
+/** What the redacting report's gather writes, and must not be in its archive, status or events. */
+const PLANTED = {
+  secretYaml: 'aHVudGVyMg==', stringData: 'plain-text-password', secretJson: 'dG9rZW4tdmFsdWU=', kubeconfigToken: 'sha256~e2eTokenValue',
+  privateKey: 'MIIEe2eKeyBody', ipv4: '10.77.0.1', ipv4Gzip: '10.77.0.2', ipv6: 'fd00:77::5', mac: '52:54:00:77:00:01',
+} as const;
+
+/**
+ * A gather (bash, no other tool) that writes Secrets in YAML and JSON, a kubeconfig, a private key, addresses in a
+ * log and in a gzip file, then fails saying an address: a must-gather's worth of what redaction must catch. The
+ * script holds every byte it writes as printf escapes: the gather wrapper logs its command into gather.log, and the
+ * values must reach the archive only through the files the gather writes.
+ */
+function redactingGather(): string[] {
+  const p = PLANTED;
+  const hidden = (text: string) => [...Buffer.from(text, 'latin1')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+  const write = (path: string, lines: string[]) => `printf '%b\\n' ${lines.map((line) => `'${hidden(line)}'`).join(' ')} > $o/${path}`;
+  const script = [
+    'set -e', 'o=/must-gather', 'mkdir -p $o/namespaces/app/core $o/host',
+    write('namespaces/app/core/secrets.yaml', [
+      'apiVersion: v1', 'items:', '- apiVersion: v1', '  data:', `    password: ${p.secretYaml}`, '  kind: Secret', '  metadata:', '    name: db',
+      '  stringData:', `    admin: ${p.stringData}`, '- apiVersion: v1', '  data:', `    server: ${p.ipv4}`, '  kind: ConfigMap', '  metadata:',
+      '    name: settings', 'kind: List',
+    ]),
+    write('namespaces/app/core/sa-token.json', ['{', '    "apiVersion": "v1",', `    "data": {"token": "${p.secretJson}"},`, '    "kind": "Secret",', '    "metadata": {"name": "sa-token"}', '}']),
+    write('host/kubeconfig', ['users:', '- name: admin', '  user:', `    token: ${p.kubeconfigToken}`]),
+    write('host/tls.key', ['-----BEGIN RSA PRIVATE KEY-----', p.privateKey, '-----END RSA PRIVATE KEY-----']),
+    write('host/ip-addr.log', [1, 2, 3].map((i) => `eth0 ${p.ipv4}/24 ${p.ipv6} link/ether ${p.mac} try ${i}`)),
+    `printf '${hidden(gzipSync(`kubelet: dial ${p.ipv4Gzip}:10250 ok\n`).toString('latin1'))}' > $o/host/journal.gz`,
+    `printf '%b\\n' '${hidden(`cannot reach ${p.ipv4}: giving up`)}'`, 'exit 3',
+  ].join('\n');
+  return ['/bin/bash', '-c', script];
+}
 
 describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), () => {
   let cluster: NodeCluster;
@@ -106,6 +140,7 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), ()
       create('on-node', { images: [images.ok], nodeName }),
       create('no-such-node', { images: [images.ok], nodeName: 'no-such-node.example' }),
       create('all-images', { allImages: true }),
+      create('redacted', { images: [images.ok], command: redactingGather(), redact: { secrets: true, ipAddresses: true, macAddresses: true } }),
       ...(cluster.local ? [create('default-from-stream', {}), create('not-allowed', { images: ['quay.io/elsewhere/must-gather:v1'] })] : []),
     ]);
   });
@@ -147,6 +182,49 @@ describe.runIf(!NODE_UNAVAILABLE)(nodeSuite('gather options on a real node'), ()
     // Instead of /usr/bin/gather, not beside it: the demo image's own gather (its version file) did not run.
     expect(entries.some((e) => e.endsWith(`${gatherDir}/version`))).toBe(false);
     expect(entries.some((e) => e.endsWith(`${gatherDir}/gather.log`))).toBe(true);
+  });
+
+  it('redacts Secrets, keys, credentials and addresses before the archive leaves the pod, consistently, and says what it did', async () => {
+    const ready = await waitReason('redacted', 'ArchiveReady');
+    const published = JSON.stringify(ready.status);
+    // The gather failed saying an address: status carries its message as the archive step redacted it.
+    const [gather] = ready.status!.gathers!;
+    expect(gather).toMatchObject({ state: 'Failed', exitCode: 3, message: expect.stringMatching(/cannot reach x-ipv4-[0-9a-f]{8}-x: giving up/) });
+    const ipToken = /x-ipv4-[0-9a-f]{8}-x/.exec(gather!.message!)![0];
+
+    const { dir, entries } = await downloaded('redacted');
+    const root = path.join(dir, 'must-gather');
+    const gatherDir = readdirSync(root).find((d) => d.startsWith('01-'))!;
+    const read = (...parts: string[]) => readFileSync(path.join(root, gatherDir, ...parts), 'utf8');
+    // Every file (the gzip one unpacked) holds none of the planted values.
+    const texts = entries.filter((e) => !e.endsWith('/')).map((e) => {
+      const bytes = readFileSync(path.join(dir, e));
+      return e.endsWith('.gz') ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+    });
+    for (const value of Object.values(PLANTED)) {
+      expect(texts.filter((t) => t.includes(value)), value).toEqual([]);
+      expect(published).not.toContain(value);
+    }
+    // Keys and structure stay; the same address is the same token in the YAML, the log and the gather's message.
+    expect(read('namespaces', 'app', 'core', 'secrets.yaml')).toMatch(/\n {4}password: x-secret-[0-9a-f]{8}-x\n {2}kind: Secret\n/);
+    expect(read('namespaces', 'app', 'core', 'secrets.yaml')).toContain(`    server: ${ipToken}\n`);
+    expect(JSON.parse(read('namespaces', 'app', 'core', 'sa-token.json')).data.token).toMatch(/^x-secret-[0-9a-f]{8}-x$/);
+    const log = read('host', 'ip-addr.log').split('\n').filter(Boolean);
+    expect(new Set(log.map((line) => line.replace(/ try \d$/, '')))).toEqual(new Set([expect.stringMatching(new RegExp(`^eth0 ${ipToken}/24 x-ipv6-[0-9a-f]{8}-x link/ether x-mac-[0-9a-f]{8}-x$`))]));
+    expect(gunzipSync(readFileSync(path.join(root, gatherDir, 'host', 'journal.gz'))).toString()).toMatch(/^kubelet: dial x-ipv4-[0-9a-f]{8}-x:10250 ok\n$/);
+    expect(read('host', 'tls.key')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\nx-secret-[0-9a-f]{8}-x\n-----END RSA PRIVATE KEY-----\n$/);
+
+    // What was redacted, counted the same in the archive's record and in status; never the values.
+    const record = JSON.parse(readFileSync(path.join(root, 'redaction.json'), 'utf8'));
+    expect(record.replaced).toEqual({ secrets: ready.status!.redaction!.secrets, ipAddresses: ready.status!.redaction!.ipAddresses, macAddresses: ready.status!.redaction!.macAddresses });
+    // 2 Secret values in YAML, 1 in JSON, the token, the key; the addresses in the ConfigMap, log (3 lines, 2 each),
+    // gzip, and the failure (in the gather's output, its result and the summary).
+    expect(ready.status!.redaction).toMatchObject({ secrets: 5, macAddresses: 3, filesOmitted: 0 });
+    expect(ready.status!.redaction!.ipAddresses).toBeGreaterThanOrEqual(8);
+    const events = await admin.list<{ involvedObject: { name: string }; message: string }>(RESOURCES.Event, { namespace });
+    const mine = events.items.filter((e) => e.involvedObject.name === 'redacted');
+    expect(mine.map((e) => e.message).join('\n')).toContain('Image');
+    for (const value of Object.values(PLANTED)) expect(mine.filter((e) => e.message.includes(value)), value).toEqual([]);
   });
 
   it('runs the report pod on the node named by nodeName', async () => {

@@ -447,6 +447,14 @@ async function main(): Promise<void> {
     const resync = audit.between(restarted, resyncEnded);
     const resyncWritten = Object.entries(audit.between(restarted, resyncEnded, 'what')).filter(([what]) => WRITE_VERBS.has(what.split(' ')[0]!));
     const resyncReconciles = await operator.metric('mustgather_reconcile_total');
+    // Which events the resync wrote, by reason (the audit log names an Event, not its reason): to tell which fix a miss needs.
+    const resyncEvents = new Map<string, number>();
+    for (const namespace of ['bench-fleet', 'bench-idle']) {
+      const events = await admin.list<KubeObject & { reason?: string; eventTime?: string; firstTimestamp?: string; metadata: { creationTimestamp?: string } }>(RESOURCES.Event, { namespace });
+      for (const event of events.items) {
+        if (Date.parse(event.metadata.creationTimestamp ?? '') >= Math.floor(restarted / 1000) * 1000) resyncEvents.set(event.reason ?? '?', (resyncEvents.get(event.reason ?? '?') ?? 0) + 1);
+      }
+    }
     peaks.push(await operator.peakRssMb());
     // Where the memory is once settled (prom-client's process metrics): the live heap against what the process holds.
     const mb = async (metric: string) => (((await operator.metric(metric)) ?? NaN) / 1048576).toFixed(0);
@@ -529,6 +537,7 @@ async function main(): Promise<void> {
     const resyncWrites = writes(resync);
     figures.push({
       what: `writes when ${REPORTS + LATENCY_SAMPLES} unchanged reports were resynced after a restart (${resyncReconciles ?? '?'} reconciles; ` +
+        (resyncEvents.size > 0 ? `events by reason: ${[...resyncEvents].map(([reason, n]) => `${reason} ${n}`).join(', ')}; ` : '') +
         `writes: ${resyncWritten.map(([what, n]) => `${what} ${n}`).join(', ') || 'none'}; all requests: ${perReport(resync, 1)})`,
       value: String(resyncWrites), target: '0', pass: resyncWrites === 0,
     });

@@ -452,7 +452,9 @@ async function main(): Promise<void> {
     for (const namespace of ['bench-fleet', 'bench-idle']) {
       const events = await admin.list<KubeObject & { reason?: string; eventTime?: string; firstTimestamp?: string; metadata: { creationTimestamp?: string } }>(RESOURCES.Event, { namespace });
       for (const event of events.items) {
-        if (Date.parse(event.metadata.creationTimestamp ?? '') >= Math.floor(restarted / 1000) * 1000) resyncEvents.set(event.reason ?? '?', (resyncEvents.get(event.reason ?? '?') ?? 0) + 1);
+        if (Date.parse(event.metadata.creationTimestamp ?? '') < Math.floor(restarted / 1000) * 1000) continue;
+        resyncEvents.set(event.reason ?? '?', (resyncEvents.get(event.reason ?? '?') ?? 0) + 1);
+        if (resyncEvents.get(event.reason ?? '?') === 1) log(`resync event ${event.reason}: ${(event as { message?: string }).message}`);
       }
     }
     peaks.push(await operator.peakRssMb());

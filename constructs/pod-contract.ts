@@ -350,8 +350,19 @@ export const SUMMARY_ENV = 'MUST_GATHER_SUMMARY';
 /** The summary's path in the archive, under its top directory: the first file a person reads. */
 export const SUMMARY_FILE = 'summary';
 
+/**
+ * {@link SummaryInput} as JSON with every object's keys sorted: the facts come fresh from the operator's reads when a
+ * report starts and back from `status.cluster` (the API server returns its keys sorted) when it renders the report
+ * again, and the pod's environment must read the same both times (a pod that differs is kept, and said to differ).
+ */
 export function formatSummaryInput(input: SummaryInput): string {
-  return JSON.stringify(input);
+  return JSON.stringify(sortedKeys(input));
+}
+
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]));
 }
 
 /** {@link SummaryInput} from its JSON, tolerant: what is malformed is left out (a summary with less beats none). */

@@ -4,7 +4,7 @@
  * client; the requests themselves are exercised against the real API server in test/integration/.
  */
 import { describe, expect, it } from 'vitest';
-import { applyObject, applyStage, applyStaged, isSubset, stageOf, stages } from './apply.js';
+import { applyObject, applyStage, applyStaged, firstDifference, isSubset, stageOf, stages } from './apply.js';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import type { ObjectRef } from '../kube/resources.js';
 
@@ -34,6 +34,14 @@ describe('isSubset', () => {
     expect(isSubset(service([port]), service([{ ...port, port: 9443 }]))).toBe(false);
     expect(isSubset(service([port], { selector: { app: 'mg' } }), service([port]))).toBe(false);
     expect(isSubset(service([port]), { ...service([port]), metadata: { name: 'must-gather', namespace: 'ns' } })).toBe(false);
+  });
+
+  it('names the first field that differs (firstDifference), for a kept object\'s event', () => {
+    expect(firstDifference(service([port]), service([{ ...port, port: 9443 }]))).toBe('spec.ports[0].port');
+    expect(firstDifference(service([port]), service([port, port]))).toBe('spec.ports');
+    expect(firstDifference(service([port]), { ...service([port]), metadata: { name: 'must-gather', namespace: 'ns' } })).toBe('metadata.labels');
+    expect(firstDifference(service([port]), service([port]))).toBeUndefined();
+    expect(firstDifference(1, 2)).toBe('');
   });
 
   it('takes lists whole: same length, element by element in order', () => {

@@ -21,6 +21,8 @@ export interface ChangeSetEntry {
   readonly action: ApplyAction;
   /** The object as the server returned it (or as it was, when unchanged); none when deleted. */
   readonly live?: KubeObject;
+  /** `kept`: the first field where the live object differs from the desired one (a path such as `spec.containers[0].image`). */
+  readonly difference?: string;
 }
 
 export interface ApplyStageOptions {
@@ -128,14 +130,31 @@ function comparable(object: KubeObject): Record<string, unknown> {
  * same length, element-wise subset (lists we set are ours whole). Scalars: equal.
  */
 export function isSubset(desired: unknown, live: unknown): boolean {
+  return firstDifference(desired, live) === undefined;
+}
+
+/**
+ * Where {@link isSubset} fails first, as a path (`spec.containers[1].image`; `` for the whole value), or undefined
+ * when `desired` is a subset of `live`: what a kept object differs in, for people.
+ */
+export function firstDifference(desired: unknown, live: unknown, path = ''): string | undefined {
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((item, i) => isSubset(item, live[i]));
+    if (!Array.isArray(live) || live.length !== desired.length) return path;
+    for (let i = 0; i < desired.length; i++) {
+      const found = firstDifference(desired[i], live[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
   if (desired !== null && typeof desired === 'object') {
-    if (live === null || typeof live !== 'object' || Array.isArray(live)) return false;
-    return Object.entries(desired).every(([key, value]) => isSubset(value, (live as Record<string, unknown>)[key]));
+    if (live === null || typeof live !== 'object' || Array.isArray(live)) return path;
+    for (const [key, value] of Object.entries(desired)) {
+      const found = firstDifference(value, (live as Record<string, unknown>)[key], path ? `${path}.${key}` : key);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
-  return desired === live;
+  return desired === live ? undefined : path;
 }
 
 /** Applies one object given its live state (undefined: absent). */
@@ -143,8 +162,9 @@ export async function applyObject(client: KubeClient, desired: KubeObject, live:
   const ref = refOf(desired);
   const subject = refString(ref);
   const createOnly = (options.createOnly ?? ['Pod']).includes(desired.kind);
-  if (live && isSubset(comparable(desired), live)) return { ref, subject, action: 'unchanged', live };
-  if (live && createOnly) return { ref, subject, action: 'kept', live };
+  const difference = live ? firstDifference(comparable(desired), live) : '';
+  if (live && difference === undefined) return { ref, subject, action: 'unchanged', live };
+  if (live && createOnly) return { ref, subject, action: 'kept', live, ...(difference ? { difference } : {}) };
   try {
     // A create-only object is POSTed: applying it would need `patch` on it, a permission the operator does not hold.
     const result = createOnly

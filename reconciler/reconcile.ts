@@ -540,8 +540,9 @@ export class Reconciler {
     if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'created')) {
       void events.record(report, 'Normal', 'Created', `Created namespace ${reportNamespaceName(report.metadata)} and the report pod.`);
     }
-    if (changes.some((c) => c.ref.kind === 'Pod' && c.action === 'kept')) {
-      void events.record(report, 'Normal', 'PodKept', 'The report pod differs from what this operator version renders; it is kept as is so collection is not restarted.');
+    const kept = changes.find((c) => c.ref.kind === 'Pod' && c.action === 'kept');
+    if (kept) {
+      void events.record(report, 'Normal', 'PodKept', `The report pod differs from what this operator version renders${kept.difference ? ` (first in ${kept.difference})` : ''}; it is kept as is so collection is not restarted.`);
     }
     const before = report.status;
     for (const gather of result.status.gathers ?? []) {

@@ -226,7 +226,7 @@ export class Redactor {
     // IPv6 first: one may end in an IPv4 address (`::ffff:10.0.0.1`), which is part of it.
     return this.#compressedIPv6(this.#fullIPv6(text)).replace(IPV4, (match: string, at: number, all: string) => {
       const after = all.charCodeAt(at + match.length);
-      if (!isIPv4(match) || isWordOrNumber(all.charCodeAt(at - 1), true) || isWordOrNumber(after, false)) return match;
+      if (ipv4At(Buffer.from(match, 'latin1'), 0, match.length) !== match.length || isWordOrNumber(all.charCodeAt(at - 1), true) || isWordOrNumber(after, false)) return match;
       // Followed by `.<digit>`: part of a longer dotted number (a version), not an address.
       if (after === DOT && isDigit(all.charCodeAt(at + match.length + 1))) return match;
       this.counts.ipAddresses++;
@@ -596,16 +596,6 @@ function ipv4At(content: Uint8Array, start: number, end: number): number {
 /** The octets {@link ipv4At} read last: tokens of IPv4 addresses are made from these four bytes (`010.0.0.1` is `10.0.0.1`). */
 const IPV4_OCTETS = new Uint8Array(4);
 
-/** Four dot-separated runs of 1-3 digits (as {@link IPV4} matched): is each at most 255? */
-function isIPv4(text: string): boolean {
-  let octet = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === DOT) octet = 0;
-    else if ((octet = octet * 10 + code - 0x30) > 255) return false;
-  }
-  return true;
-}
 
 function isEmptyValue(value: string): boolean {
   return /^(?:""|''|~|null|\|[-+]?|>[-+]?)?\s*$/.test(value);

@@ -451,7 +451,11 @@ class RunningControlPlane implements ControlPlane {
     if (!b.kubelet || !b.kubeScheduler) throw new StartupError(`a node needs kubelet and kube-scheduler, which ${b.dir} does not hold`);
     const nodeOptions = typeof this.opts.node === 'object' ? this.opts.node : {};
     const log = (line: string) => this.opts.log?.(line);
+    const building = Date.now();
     const [nodeBinaries, pause] = await Promise.all([ensureNodeBinaries(log), pauseImage()]);
+    // On a fresh machine these are built first (containerd alone takes minutes): building is not starting, so it does
+    // not use up the start timeout (a first `controlplane up --node` timed out waiting for containerd that way).
+    deadline += Date.now() - building;
 
     const scheduler = await issueClientCert(this.ca, 'system:kube-scheduler');
     const schedulerKubeconfig = this.p('scheduler.kubeconfig');

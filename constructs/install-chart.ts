@@ -1,11 +1,11 @@
-import { ApiObject, Chart, ChartProps } from 'cdk8s';
+import { ApiObject, type ApiObjectProps, Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { annotateAll } from './annotate.js';
 import { MustGatherReportCrd } from './crd.js';
 import { DEFAULT_IMAGES, DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET, IMAGE_ENV, type OperatorImages } from './operator-config.js';
 import { API_GROUP, PLURAL } from './report-api.js';
-import { GATHER_SERVICE_ACCOUNT } from './report-identity.js';
+import { EVENT_RECORDER_CLUSTER_ROLE, EVENT_RECORDER_CLUSTER_ROLE_OBJECT, GATHER_SERVICE_ACCOUNT } from './report-identity.js';
 
 /** Props of {@link InstallChart}. */
 export interface InstallChartProps extends ChartProps {
@@ -70,9 +70,11 @@ export const OPERATOR_RULES: k8s.PolicyRule[] = [
   { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies', 'ingresses'], verbs: CRUD },
   { apiGroups: ['route.openshift.io'], resources: ['routes'], verbs: CRUD },
-  // Roles and RoleBindings: the file server's `create events` in each report's namespace (held above, so no `bind`).
-  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings', 'roles', 'rolebindings'], verbs: CRUD },
-  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterrolebindings', 'rolebindings'], verbs: CRUD },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator', EVENT_RECORDER_CLUSTER_ROLE] },
+  // Roles: none is made any more (the file server's Events permission is a binding of the ClusterRole above); watched
+  // and deleted so that the Roles earlier versions made beside reports are pruned.
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['roles'], verbs: ['get', 'list', 'watch', 'delete'] },
   // Its own ClusterOperator only (creating cannot be limited by name; everything else is).
   { apiGroups: ['config.openshift.io'], resources: ['clusteroperators'], verbs: ['create'] },
   // Read when a report starts (never watched): which images it runs (the default image stream, spec.imageStreams, the
@@ -102,6 +104,8 @@ export class InstallChart extends Chart {
     new MustGatherReportCrd(this, 'Crd');
     new k8s.KubeServiceAccount(this, 'ServiceAccount', { metadata: { name: OPERATOR_NAME, namespace } });
     new k8s.KubeClusterRole(this, 'ClusterRole', { metadata: { name: OPERATOR_NAME }, rules: OPERATOR_RULES });
+    // What each report's file server is bound to in the report's namespace: recording downloads as Events there.
+    new ApiObject(this, 'EventRecorderClusterRole', structuredClone(EVENT_RECORDER_CLUSTER_ROLE_OBJECT) as ApiObjectProps);
     new k8s.KubeClusterRoleBinding(this, 'ClusterRoleBinding', {
       metadata: { name: OPERATOR_NAME },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: OPERATOR_NAME },

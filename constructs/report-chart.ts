@@ -161,7 +161,7 @@ export class ReportChart extends Chart {
       serviceAccountName: names.serverServiceAccount,
       authDelegatorBindingName: names.authDelegatorBinding,
       reportNamespace: identity.namespace,
-      eventsRoleName: names.eventsRole,
+      eventRecorderBindingName: names.eventRecorderBinding,
     });
     new ClientCa(this, 'ClientCa', { namespace, name: names.clientCaConfigMap, caBundle: props.clientCa ?? '' });
     new ReportVolume(this, 'Volume', {

@@ -74,6 +74,26 @@ export function gatherDirectory(index: number, image: string): string {
   return `${String(index).padStart(2, '0')}-${readable}`;
 }
 
+/**
+ * The ClusterRole (install chart) that each report's file server is bound to in the report's own namespace, by a
+ * RoleBinding there: `create` on Events, to record downloads on the report. One ClusterRole the operator may `bind`
+ * instead of a Role per report: binding a Role the operator made itself costs the API server an escalation check
+ * that lists every ClusterRoleBinding and the namespace's RoleBindings (measured: 90 ms per report at 1000 reports,
+ * the slowest request of a report's start), while `bind` is one authorizer check.
+ */
+export const EVENT_RECORDER_CLUSTER_ROLE = 'must-gather-report-event-recorder';
+
+/**
+ * {@link EVENT_RECORDER_CLUSTER_ROLE} itself: made by the install chart, and by the local control plane for an
+ * operator run outside the cluster (`mustgather run`).
+ */
+export const EVENT_RECORDER_CLUSTER_ROLE_OBJECT = {
+  apiVersion: 'rbac.authorization.k8s.io/v1',
+  kind: 'ClusterRole',
+  metadata: { name: EVENT_RECORDER_CLUSTER_ROLE },
+  rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }],
+} as const;
+
 /** The gather service account's name, in every report's namespace (the operator's token requests name it). */
 export const GATHER_SERVICE_ACCOUNT = 'must-gather-admin';
 
@@ -90,8 +110,12 @@ export function reportObjectNames(report: Identity) {
     /** The pod's service account: the file server's (and oauth-proxy's, on OpenShift). */
     serverServiceAccount: 'must-gather-server',
     authDelegatorBinding: `${namespace}-auth-delegator`,
-    /** Role and RoleBinding in the report's own namespace: the file server records downloads as Events there. */
-    eventsRole: `${namespace}-events`,
+    /**
+     * RoleBinding in the report's own namespace to {@link EVENT_RECORDER_CLUSTER_ROLE}: the file server records
+     * downloads as Events there. (Not `-events`: earlier versions bound a Role by that name, and a binding's role
+     * cannot change; theirs is pruned.)
+     */
+    eventRecorderBinding: `${namespace}-event-recorder`,
     proxyCookieSecret: 'must-gather-proxy-cookie',
     servingCertSecret: 'must-gather-tls',
     clientCaConfigMap: 'must-gather-client-ca',

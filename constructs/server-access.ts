@@ -1,5 +1,6 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
+import { EVENT_RECORDER_CLUSTER_ROLE } from './report-identity.js';
 
 /** Props of {@link ServerAccess}. */
 export interface ServerAccessProps {
@@ -11,8 +12,8 @@ export interface ServerAccessProps {
   readonly authDelegatorBindingName: string;
   /** The namespace of the MustGatherReport itself, where downloads are recorded as Events. */
   readonly reportNamespace: string;
-  /** Name of the Role and RoleBinding in `reportNamespace` (unique per report: a namespace may hold many reports). */
-  readonly eventsRoleName: string;
+  /** Name of the RoleBinding in `reportNamespace` (unique per report: a namespace may hold many reports). */
+  readonly eventRecorderBindingName: string;
 }
 
 /**
@@ -37,13 +38,10 @@ export class ServerAccess extends Construct {
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'system:auth-delegator' },
       subjects,
     });
-    new kplus.k8s.KubeRole(this, 'EventsRole', {
-      metadata: { name: props.eventsRoleName, namespace: props.reportNamespace },
-      rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }],
-    });
-    new kplus.k8s.KubeRoleBinding(this, 'EventsRoleBinding', {
-      metadata: { name: props.eventsRoleName, namespace: props.reportNamespace },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: props.eventsRoleName },
+    // The install chart's ClusterRole, bound in the report's namespace only.
+    new kplus.k8s.KubeRoleBinding(this, 'EventRecorderBinding', {
+      metadata: { name: props.eventRecorderBindingName, namespace: props.reportNamespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: EVENT_RECORDER_CLUSTER_ROLE },
       subjects,
     });
   }

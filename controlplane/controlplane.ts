@@ -33,6 +33,7 @@ import {
   type RecordedProcess,
 } from './processes.js';
 import { KubeClient, type KubeObject } from '../kube/client.js';
+import { EVENT_RECORDER_CLUSTER_ROLE_OBJECT } from '../constructs/report-identity.js';
 
 /** Controllers kube-controller-manager runs by default: what tests need, and what is cheap without a kubelet. */
 export const DEFAULT_CONTROLLERS = [
@@ -413,6 +414,9 @@ class RunningControlPlane implements ControlPlane {
       const crdDir = this.opts.crdDir ?? path.join(repoRoot(), 'deploy', 'crds');
       const names = await installCrds(client, crdDir, { overwrite: true, deadline, log: (l) => this.log(l) });
       if (names.length) this.log(`CRDs established: ${names.join(', ')} (${Date.now() - t0} ms)`);
+      // What else of the install chart an operator run outside the cluster relies on: the ClusterRole its report
+      // file servers are bound to (recording downloads as Events).
+      await client.apply(structuredClone(EVENT_RECORDER_CLUSTER_ROLE_OBJECT) as unknown as KubeObject, { fieldManager: 'controlplane', force: true });
     }
 
     // The controller manager is up once the serviceaccount controller created default/default.

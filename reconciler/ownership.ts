@@ -24,7 +24,10 @@ export function ownerKey(object: KubeObject): ReportKey | undefined {
   return parseReportKey(object.metadata.annotations?.[REPORT_ANNOTATION] ?? '')?.key;
 }
 
-/** Kinds a report chart renders on every platform. */
+/**
+ * Kinds a report chart renders on every platform; and Role, which it no longer renders: earlier versions' Roles beside
+ * reports are pruned like any object the chart stops rendering.
+ */
 const COMMON_TYPES: readonly ResourceType[] = [
   RESOURCES.ClusterRoleBinding, RESOURCES.ServiceAccount, RESOURCES.Secret, RESOURCES.ConfigMap, RESOURCES.PersistentVolumeClaim,
   RESOURCES.Service, RESOURCES.NetworkPolicy, RESOURCES.Pod, RESOURCES.Role, RESOURCES.RoleBinding,

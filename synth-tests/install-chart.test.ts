@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET } from '../constructs/operator-config.js';
+import { OPERATOR_NAME } from '../constructs/install-chart.js';
+import { EVENT_RECORDER_CLUSTER_ROLE } from '../constructs/report-identity.js';
 import { renderInstall } from '../constructs/render.js';
 import { parseMaxGathering, parseStorageBudget } from '../reconciler/admission.js';
 
@@ -20,17 +22,21 @@ describe('InstallChart snapshots', () => {
 
 describe('InstallChart invariants', () => {
   const objects = renderInstall() as Any[];
-  const role = objects.find((o) => o.kind === 'ClusterRole');
+  const role = objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === OPERATOR_NAME);
 
-  it('grants no wildcard and binds only the two roles the report charts use', () => {
+  it('grants no wildcard and binds only the three roles the report charts use', () => {
     for (const rule of role.rules) {
       expect(rule.verbs).not.toContain('*');
       expect(rule.resources).not.toContain('*');
       expect(rule.apiGroups).not.toContain('*');
     }
     const bind = role.rules.filter((r: Any) => r.verbs.includes('bind') || r.verbs.includes('escalate'));
-    expect(bind).toEqual([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator'] }]);
+    expect(bind).toEqual([{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin', 'system:auth-delegator', EVENT_RECORDER_CLUSTER_ROLE] }]);
     expect(role.rules.some((r: Any) => r.resources.includes('clusterroles') && r.verbs.includes('create'))).toBe(false);
+    // No Role is made (earlier versions' are deleted): what the operator could put in one it could bind nowhere else.
+    expect(role.rules.filter((r: Any) => r.resources.includes('roles')).flatMap((r: Any) => r.verbs)).toEqual(['get', 'list', 'watch', 'delete']);
+    // The one it binds for reports' file servers: recording Events, nothing else.
+    expect(objects.find((o) => o.kind === 'ClusterRole' && o.metadata.name === EVENT_RECORDER_CLUSTER_ROLE).rules).toEqual([{ apiGroups: [''], resources: ['events'], verbs: ['create'] }]);
   });
 
   it('runs the operator non-root, read-only, without privileges', () => {

@@ -27,7 +27,7 @@ describe('ReportChart contents', () => {
   it('renders every object a report needs, per platform', () => {
     const common = [
       'ClusterRoleBinding', 'ClusterRoleBinding', 'ConfigMap', 'Namespace', 'NetworkPolicy', 'PersistentVolumeClaim', 'Pod',
-      'Role', 'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount',
+      'RoleBinding', 'Secret', 'Service', 'ServiceAccount', 'ServiceAccount',
     ];
     expect(kinds(manifests)).toEqual([...common, 'Route', 'Secret'].sort());
     expect(kinds(renderReport(REPORTS.twoImages!, PROFILES.kubernetes))).toEqual([...common, 'Secret'].sort());

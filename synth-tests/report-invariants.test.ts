@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GATHER_IMAGE } from '../constructs/operator-config.js';
-import { LABELS, REPORT_ANNOTATION, reportNamespaceName, reportObjectNames } from '../constructs/report-identity.js';
+import { EVENT_RECORDER_CLUSTER_ROLE, LABELS, REPORT_ANNOTATION, reportNamespaceName, reportObjectNames } from '../constructs/report-identity.js';
 import { renderReport, type Manifest } from '../constructs/render.js';
 import { formatDownloadAccess, PATHS, PORTS } from '../constructs/pod-contract.js';
 import { COOKIE_SECRET, LONGEST_NAME, PROFILES, report, REPORTS } from './fixtures.js';
@@ -68,7 +68,7 @@ describe.each(CASES)('report chart for %s', (_, input, profile) => {
     expect(namespace.metadata.name.length).toBeLessThanOrEqual(63);
     expect(namespace.metadata.name).toMatch(DNS_LABEL);
     // Beside the report, in its own namespace: the file server's permission to record downloads there.
-    const beside = ['Role', 'RoleBinding'];
+    const beside = ['RoleBinding'];
     for (const m of manifests.filter((x) => beside.includes(x.kind))) expect(m.metadata.namespace).toBe(input.metadata.namespace);
     for (const m of manifests.filter((x) => ![...beside, 'Namespace', 'ClusterRoleBinding'].includes(x.kind))) {
       expect(m.metadata.namespace).toBe(namespace.metadata.name);
@@ -135,9 +135,11 @@ describe.each(CASES)('report chart for %s', (_, input, profile) => {
     const grants = [...bindings, ...byKind(manifests, 'RoleBinding')].filter((b) => b.subjects.some((s: Any) => s.name === podAccount.name && s.namespace === podAccount.namespace));
     expect(grants.map((b) => ({ kind: b.kind, role: b.roleRef.name, subjects: b.subjects }))).toEqual([
       { kind: 'ClusterRoleBinding', role: 'system:auth-delegator', subjects: [podAccount] },
-      { kind: 'RoleBinding', role: byKind(manifests, 'Role')[0].metadata.name, subjects: [podAccount] },
+      { kind: 'RoleBinding', role: EVENT_RECORDER_CLUSTER_ROLE, subjects: [podAccount] },
     ]);
-    expect(byKind(manifests, 'Role').map((r) => r.rules)).toEqual([[{ apiGroups: [''], resources: ['events'], verbs: ['create'] }]]);
+    // Bound in the report's namespace only, to the install chart's ClusterRole (which grants `create events`, nothing else).
+    expect(byKind(manifests, 'RoleBinding').map((b) => b.roleRef.kind)).toEqual(['ClusterRole']);
+    expect(byKind(manifests, 'Role')).toEqual([]);
     expect(pod.spec.automountServiceAccountToken).toBe(false);
     // The gather account's token: in its Secret (the operator requests it), mounted into the gathers alone.
     const { gatherTokenSecret, gatherServiceAccount } = reportObjectNames(input.metadata);

@@ -129,9 +129,9 @@ describe('controller', () => {
       const objects = await ownedObjects(admin, report.metadata.uid!);
       expect(objects.filter((o) => o.startsWith('Namespace/'))).toEqual([`Namespace/${names.namespace}`]);
       expect(objects.filter((o) => o.startsWith('ClusterRoleBinding/'))).toHaveLength(2);
-      // kubernetes profile: namespace, 2 cluster role bindings, role + binding beside the report, 2 service accounts,
-      // gather token and serving certificate, client CA, claim, pod, service, network policy.
-      expect(objects).toHaveLength(14);
+      // kubernetes profile: namespace, 2 cluster role bindings, the role binding beside the report, 2 service
+      // accounts, gather token and serving certificate, client CA, claim, pod, service, network policy.
+      expect(objects).toHaveLength(13);
       // Everything there before the kill is still there, once: the restart finished the interrupted apply.
       expect(objects).toEqual(expect.arrayContaining(before));
       expect(objects).toContain('Pod/must-gather');

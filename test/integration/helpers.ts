@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { inject } from 'vitest';
 import { renderInstall } from '../../constructs/render.js';
+import { OPERATOR_NAME } from '../../constructs/install-chart.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, type MustGatherReportSpec } from '../../constructs/report-api.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
 import { RESOURCES } from '../../kube/resources.js';
@@ -95,7 +96,7 @@ export const OPERATOR_USER = 'mustgather-operator-test';
  */
 export async function operatorClient(admin: KubeClient): Promise<KubeClient> {
   requireLocal('operatorClient (a user minted from the local CA)');
-  const role = renderInstall().find((m) => m.kind === 'ClusterRole')! as unknown as KubeObject;
+  const role = renderInstall().find((m) => m.kind === 'ClusterRole' && m.metadata.name === OPERATOR_NAME)! as unknown as KubeObject;
   await admin.apply(role, { fieldManager: 'test' });
   await admin.apply({
     apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: OPERATOR_USER },

@@ -11,6 +11,7 @@ import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterOperatorCrd } from '../../constructs/cluster-operator-crd.js';
 import { renderInstall } from '../../constructs/render.js';
+import { OPERATOR_NAME } from '../../constructs/install-chart.js';
 import { StandInCrd } from '../../constructs/stand-in-crd.js';
 import { type ControlPlane, startControlPlane } from '../../controlplane/controlplane.js';
 import { KubeClient, type KubeObject } from '../../kube/client.js';
@@ -39,7 +40,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('the summary\'s OpenShift facts', 'a con
     configCrds(crdDir);
     cp = await startControlPlane({ crdDir, controllers: false, handleSignals: false });
     admin = new KubeClient(cp.kubeConfig());
-    const role = renderInstall().find((m) => m.kind === 'ClusterRole')! as unknown as KubeObject;
+    const role = renderInstall().find((m) => m.kind === 'ClusterRole' && m.metadata.name === OPERATOR_NAME)! as unknown as KubeObject;
     await admin.apply(role, { fieldManager: 'test' });
     await admin.apply({
       apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'operator' },

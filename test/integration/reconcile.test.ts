@@ -91,7 +91,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
     expect(await ownedObjects(admin, uid)).toEqual([
       `ClusterRoleBinding/${names.gatherBinding}`, `ClusterRoleBinding/${names.authDelegatorBinding}`, `ConfigMap/${names.clientCaConfigMap}`,
       `Namespace/${names.namespace}`, `NetworkPolicy/${names.networkPolicy}`, 'PersistentVolumeClaim/must-gather', 'Pod/must-gather',
-      `Role/${names.eventsRole}`, `RoleBinding/${names.eventsRole}`,
+      `RoleBinding/${names.eventRecorderBinding}`,
       'Route/must-gather', `Secret/${names.gatherTokenSecret}`, `Secret/${names.proxyCookieSecret}`, 'Service/must-gather',
       `ServiceAccount/${names.gatherServiceAccount}`, `ServiceAccount/${names.serverServiceAccount}`,
     ].sort());
@@ -286,6 +286,26 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile', 'its CA, for the operator\'
 
     await admin.request('DELETE', `/api/v1/namespaces/${names.namespace}/resourcequotas/no-services`);
     await converge(key, (r) => r?.status?.conditions?.find((c) => c.type === 'Initialized')?.status === 'True', 'the pod once Services may be made');
+  });
+
+  it('prunes the Role and RoleBinding an earlier version put beside the report (its file server now binds a ClusterRole)', async () => {
+    const { key, names, uid, namespace } = await newReport('upgraded');
+    // As the earlier version labelled and named them: `<report namespace>-events`, the binding to a Role.
+    const binding = (await admin.get<KubeObject>({ kind: 'RoleBinding', namespace, name: names.eventRecorderBinding }))!;
+    const earlier = { name: `${names.namespace}-events`, namespace, labels: binding.metadata.labels, annotations: binding.metadata.annotations };
+    await admin.create({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: earlier, rules: [{ apiGroups: [''], resources: ['events'], verbs: ['create'] }] } as KubeObject);
+    await admin.create({
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: earlier,
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: earlier.name }, subjects: (binding as KubeObject & { subjects: unknown[] }).subjects,
+    } as KubeObject);
+    // Reconciled until the cache shows them and the reconcile prunes them (as their watch events would have it).
+    const objects = await eventually(async () => {
+      await reconciler.reconcile(key);
+      const owned = await ownedObjects(admin, uid);
+      return owned.some((o) => o.endsWith(`/${earlier.name}`)) ? undefined : owned;
+    }, 'the earlier Role and RoleBinding to be pruned');
+    expect(objects).toContain(`RoleBinding/${names.eventRecorderBinding}`);
+    expect(objects.filter((o) => o.startsWith('Role/'))).toEqual([]);
   });
 
   it('repairs what someone edits or deletes', async () => {

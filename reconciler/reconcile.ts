@@ -335,12 +335,29 @@ export class Reconciler {
     // Without them, the first stages (none of which holds a runtime object) come from a render that leaves those out.
     let desired = complete() ? renderComplete() : this.render(key, cached, { ...base, runtimeObjects: 'omit' });
     const inStage = (stage: number) => desired.filter((object) => stageOf(object) === stage);
-    /** The report as its images' status write left it, when there was one: the next status write builds on it. */
-    let written: MustGatherReport | undefined;
+    /**
+     * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
+     * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
+     * the next status write builds on.
+     */
+    let recording: Promise<MustGatherReport | undefined> | undefined;
+    const recordImages = (current: MustGatherReport) => {
+      if (pod || !gathering || chosen.recorded) return;
+      recording = this.writeStatus(key, current, this.status({ ...known, report: current }));
+      recording.catch(() => undefined); // awaited by the pod's stage, or after the stages
+    };
     const plan: Stage[] = [
       { objects: inStage(0) },
-      // No stage after the first before the finalizer is in place.
-      { objects: inStage(1), waitsFor: async () => ((await finalized) ? undefined : 'the report, deleted meanwhile') },
+      {
+        objects: inStage(1),
+        // No stage after the first before the finalizer is in place.
+        waitsFor: async () => {
+          const current = await finalized;
+          if (!current) return 'the report, deleted meanwhile';
+          recordImages(current);
+          return undefined;
+        },
+      },
       {
         // The gather token (new, or renewed) for the service account the stage before made: then the chart holds its
         // Secret, which is applied before the pod that mounts it.
@@ -361,13 +378,7 @@ export class Reconciler {
           if (pod) return undefined; // create-only: it stays as it is
           // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
           if (!gathering) return 'nothing: the report ended before its pod ran';
-          // A report never runs images its status does not show: status.images is written first, in this same pass.
-          if (!chosen.recorded) {
-            const current = await finalized;
-            if (!current) return 'the report, deleted meanwhile';
-            written = await this.writeStatus(key, current, this.status({ ...known, report: current }));
-            if (!written) return 'the report, deleted meanwhile';
-          }
+          if (recording && !(await recording)) return 'the report, deleted meanwhile';
           return undefined;
         },
       },
@@ -382,7 +393,8 @@ export class Reconciler {
     } catch (err) {
       applyError = err as Error;
     }
-    const report = written ?? (await finalized);
+    // The newest answer: the images' status write's (a failed one leaves the finalizer patch's).
+    const report = recording ? await recording.catch(() => finalized) : await finalized;
     if (!report) {
       const created = changes.filter((c) => c.action === 'created' && c.live).map((c) => c.live!);
       changes.push(...(await deleteObjects(this.client, created, { onWrite })));

@@ -1,11 +1,12 @@
 /**
- * A small JSON client for the Kubernetes API on top of @kubernetes/client-node's KubeConfig (which handles every
- * kind of credential). Raw JSON in and out: the generated clients convert objects through typed models, which turns
+ * A small JSON client for the Kubernetes API, authenticated by a {@link ClusterAccess} (or @kubernetes/client-node's
+ * KubeConfig, which handles every kind of credential). Raw JSON in and out: the generated clients convert objects through typed models, which turns
  * timestamps into Dates and can drop fields newer than the model, and that breaks comparing desired with live state.
  */
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { type ClusterAccess, kubeConfigAccess } from './cluster-access.js';
 import { collectionPath, groupVersionPath, objectPath, type ObjectRef, refOf, refString, type ResourceType } from './resources.js';
 
 /** Objects per page of a list (client-go's default). */
@@ -110,10 +111,11 @@ export class KubeClient {
   private readonly streamingAgent: http.Agent;
   private observers: RequestObserver[] = [];
 
-  constructor(private readonly kubeConfig: KubeConfig) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig: no current cluster');
-    this.server = new URL(cluster.server);
+  private readonly access: ClusterAccess;
+
+  constructor(access: ClusterAccess | KubeConfig) {
+    this.access = 'applyTo' in access ? access : kubeConfigAccess(access);
+    this.server = new URL(this.access.server);
     const isHttps = this.server.protocol === 'https:';
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
     this.streamingAgent = isHttps ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -148,13 +150,7 @@ export class KubeClient {
       },
       ...(options.signal ? { signal: options.signal } : {}),
     };
-    // client-node puts a fresh Agent on every request it prepares; keep the credentials, reuse our keep-alive agent
-    // (https.Agent pools connections by their TLS options), unless a proxy needs client-node's own agent.
-    const credentials: https.RequestOptions = {};
-    await this.kubeConfig.applyToHTTPSOptions(credentials);
-    const { agent: clientNodeAgent, headers: authHeaders, ...tls } = credentials;
-    Object.assign(requestOptions, tls, { headers: { ...requestOptions.headers, ...authHeaders } });
-    if (this.kubeConfig.getCurrentCluster()?.proxyUrl) requestOptions.agent = clientNodeAgent;
+    await this.access.applyTo(requestOptions);
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(requestOptions, (response) => {

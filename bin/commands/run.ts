@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadClusterAccess } from '../../kube/cluster-access.js';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
 import { parseDuration } from '../../constructs/duration.js';
 import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET } from '../../constructs/operator-config.js';
@@ -125,12 +125,7 @@ export async function run(args: string[]): Promise<number> {
   const log = jsonLogger({ verbose: values.verbose ?? false });
   const images = imagesFromFlags(values);
 
-  const kubeconfigPath = values.kubeconfig;
-  const kubeConfig = new KubeConfig();
-  if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-  else kubeConfig.loadFromDefault();
-
-  const client = new KubeClient(kubeConfig);
+  const client = new KubeClient(await loadClusterAccess(values.kubeconfig));
   const metrics = createMetrics();
   client.observe(apiRequestObserver(metrics));
   const namespaces = values.namespaces.split(',').map((n) => n.trim()).filter(Boolean);

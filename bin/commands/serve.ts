@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { KubeConfig } from '@kubernetes/client-node';
+import { type ClusterAccess, inClusterAccess, loadClusterAccess } from '../../kube/cluster-access.js';
 import { parseDuration } from '../../constructs/duration.js';
 import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, PATHS, PORTS } from '../../constructs/pod-contract.js';
 import { describeAccess, DelegatedAuth } from '../../datapath/delegated-auth.js';
@@ -57,10 +57,7 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--download-access: ${(err as Error).message}`);
   }
 
-  const kc = new KubeConfig();
-  if (parsed.values.kubeconfig) kc.loadFromFile(parsed.values.kubeconfig);
-  else kc.loadFromCluster();
-  const client = new KubeClient(kc);
+  const client = new KubeClient(parsed.values.kubeconfig ? await loadClusterAccess(parsed.values.kubeconfig) : inPod());
   const auth = new DelegatedAuth({ client, access, onError: (err) => console.error(`credential check failed: ${err.message}`) });
   const { server, shutdown } = createFileServer({
     dir,
@@ -80,4 +77,11 @@ export async function run(args: string[]): Promise<number> {
   client.close();
   console.log('stopped');
   return 0;
+}
+
+/** The pod's service account: the file server runs in the report pod. */
+function inPod(): ClusterAccess {
+  const access = inClusterAccess();
+  if (!access) throw new UsageError('not in a pod (no KUBERNETES_SERVICE_HOST or service account token): give --kubeconfig');
+  return access;
 }

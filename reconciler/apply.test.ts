@@ -3,7 +3,7 @@
  * `applyObject` sends (apply, create or nothing) for each live state. The writes go to a recorder standing in for the
  * client; the requests themselves are exercised against the real API server in test/integration/.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { applyObject, applyStage, applyStaged, firstDifference, isSubset, stageOf, stages } from './apply.js';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import type { ObjectRef } from '../kube/resources.js';
@@ -182,5 +182,65 @@ describe('applyStaged', () => {
     expect(made).toEqual([['ServiceAccount/ns/sa']]);
     expect(writes).toEqual(['apply ServiceAccount/sa', 'apply Secret/token']);
     expect(result.waitingFor).toBe('something');
+  });
+
+  /** A client whose writes of `slow` objects wait until `release()`; every write is logged as it starts. */
+  function gated(slow: string) {
+    const writes: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const write = (verb: string) => async (o: KubeObject) => {
+      writes.push(`${verb} ${o.kind}/${o.metadata.name}`);
+      if (o.metadata.name === slow) await gate;
+      return { ...o, metadata: { ...o.metadata, resourceVersion: '1' } };
+    };
+    return { writes, release, client: { apply: write('apply'), create: write('create') } as unknown as KubeClient };
+  }
+
+  it('runs a stage as soon as the stages it needs are applied, beside a slow one it does not need; what needs both waits for both', async () => {
+    const { client, writes, release } = gated('claim');
+    const done = applyStaged(client, [
+      /* 0 */ { objects: [object('Namespace', 'ns')] },
+      /* 1 */ { objects: [object('ServiceAccount', 'sa')] },
+      /* 2 */ { objects: [object('PersistentVolumeClaim', 'claim')], after: [0] },
+      /* 3 */ { objects: [object('Secret', 'token')], after: [1] },
+      /* 4 */ { objects: [object('Pod', 'pod')], after: [2, 3] },
+    ], { fieldManager: 'test', live: () => undefined });
+    // The chain 1 -> 3 goes on while the claim's write hangs; the pod does not start.
+    await vi.waitFor(() => expect(writes).toContain('apply Secret/token'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(writes).not.toContain('create Pod/pod');
+    release();
+    const result = await done;
+    expect(writes.at(-1)).toBe('create Pod/pod');
+    // Listed in stage order, whatever order they ended in.
+    expect(result.changes.map((c) => c.subject)).toEqual(['Namespace/ns/ns', 'ServiceAccount/ns/sa', 'PersistentVolumeClaim/ns/claim', 'Secret/ns/token', 'Pod/ns/pod']);
+  });
+
+  it('leaves what needs a waiting stage, applies what does not, and fails with the earliest failed stage\'s error once all ended', async () => {
+    const { client, writes } = recorder();
+    const waiting = await applyStaged(client, [
+      { objects: [object('ServiceAccount', 'sa')] },
+      { objects: [object('Secret', 'token')], waitsFor: () => 'a token' },
+      { objects: [object('Service', 'svc')], after: [0] },
+      { objects: [object('Pod', 'pod')], after: [1, 2] },
+    ], { fieldManager: 'test', live: () => undefined });
+    expect(writes).toEqual(['apply ServiceAccount/sa', 'apply Service/svc']);
+    expect(waiting.waitingFor).toBe('a token');
+
+    const failing = { apply: async (o: KubeObject) => { if (o.kind === 'Secret') throw new KubeApiError('x', 422, 'Invalid', 'bad secret'); return o; } } as unknown as KubeClient;
+    const applied: string[] = [];
+    await expect(applyStaged(failing, [
+      { objects: [object('Secret', 'broken')] },
+      { objects: [object('Service', 'svc')], after: [], waitsFor: async () => { await new Promise((resolve) => setTimeout(resolve, 10)); applied.push('svc'); return undefined; } },
+      { objects: [object('Pod', 'pod')], after: [0, 1] },
+    ], { fieldManager: 'test', live: () => undefined })).rejects.toThrow('Secret/ns/broken: apply failed: bad secret');
+    // The independent stage ended before the rejection; the pod never ran.
+    expect(applied).toEqual(['svc']);
+  });
+
+  it('refuses a plan whose stage needs itself or a later one', async () => {
+    const { client } = recorder();
+    await expect(applyStaged(client, [{ objects: [], after: [1] }, { objects: [] }], { fieldManager: 'test' })).rejects.toThrow(/stage 0: needs stages before it/);
   });
 });

@@ -88,6 +88,13 @@ export interface Stage {
    * @default - nothing: the stage follows the one before
    */
   readonly waitsFor?: (applied: ReadonlyMap<string, KubeObject>) => string | undefined | Promise<string | undefined>;
+  /**
+   * The stages (indices of earlier ones) this one needs applied first; it runs as soon as they are, beside any other
+   * stage that does not need it: objects that nothing in a chain of steps needs (a Service beside account -> token ->
+   * Secret) do not hold the chain up.
+   * @default - the stage before it
+   */
+  readonly after?: readonly number[];
 }
 
 /** What {@link applyStaged} did: every object it applied, and what stopped it early, if anything. */
@@ -98,22 +105,38 @@ export interface StagedResult {
 }
 
 /**
- * Applies stages in order, each after the one before it succeeded and once its precondition holds (fluxcd's
- * ApplyAllStaged). A failed stage rejects with the error of its first failed object.
+ * Applies each stage once the stages it needs (`after`, by default the one before) succeeded and its precondition
+ * holds (fluxcd's ApplyAllStaged, with stages that need not wait for each other applied at once). A stage whose
+ * precondition does not hold leaves itself and what needs it for a later reconcile. A failed stage rejects, once every
+ * stage started has ended, with the error of its first failed object (of the earliest failed stage). Changes are
+ * listed in stage order.
  */
 export async function applyStaged(client: KubeClient, plan: readonly Stage[], options: ApplyStageOptions): Promise<StagedResult> {
-  const changes: ChangeSetEntry[] = [];
   const applied = new Map<string, KubeObject>();
-  for (const stage of plan) {
-    const waitingFor = await stage.waitsFor?.(applied);
-    if (waitingFor) return { changes, waitingFor };
-    const objects = typeof stage.objects === 'function' ? await stage.objects(applied) : stage.objects;
-    for (const entry of await applyStage(client, objects, options)) {
-      changes.push(entry);
-      if (entry.live) applied.set(entry.subject, entry.live);
+  const entries: ChangeSetEntry[][] = plan.map(() => []);
+  const waiting: (string | undefined)[] = plan.map(() => undefined);
+  /** Per stage: whether it was applied (false: it, or a stage it needs, waits). */
+  const runs: Promise<boolean>[] = [];
+  plan.forEach((stage, index) => {
+    const after = stage.after ?? (index > 0 ? [index - 1] : []);
+    if (after.some((earlier) => !Number.isInteger(earlier) || earlier < 0 || earlier >= index)) {
+      throw new Error(`apply stage ${index}: needs stages before it, not ${after.join(', ')}`);
     }
-  }
-  return { changes };
+    runs.push((async () => {
+      if (!(await Promise.all(after.map((earlier) => runs[earlier]!))).every(Boolean)) return false;
+      waiting[index] = await stage.waitsFor?.(applied);
+      if (waiting[index]) return false;
+      const objects = typeof stage.objects === 'function' ? await stage.objects(applied) : stage.objects;
+      entries[index] = await applyStage(client, objects, options);
+      for (const entry of entries[index]!) if (entry.live) applied.set(entry.subject, entry.live);
+      return true;
+    })());
+  });
+  const settled = await Promise.allSettled(runs);
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  const waitingFor = waiting.find((why) => why !== undefined);
+  return { changes: entries.flat(), ...(waitingFor ? { waitingFor } : {}) };
 }
 
 /** A Secret's write-only `stringData` as the `data` the server stores, so it can be compared with live. */

@@ -24,7 +24,7 @@ import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
-import { type ObjectRef, RESOURCES, secretValue } from '../kube/resources.js';
+import { type ObjectRef, refOf, refString, RESOURCES, secretValue } from '../kube/resources.js';
 import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
@@ -334,7 +334,9 @@ export class Reconciler {
     });
     // Without them, the first stages (none of which holds a runtime object) come from a render that leaves those out.
     let desired = complete() ? renderComplete() : this.render(key, cached, { ...base, runtimeObjects: 'omit' });
-    const inStage = (stage: number) => desired.filter((object) => stageOf(object) === stage);
+    /** The render the stages before the runtime objects apply. */
+    const first = desired;
+    const inStage = (stage: number, objects = desired) => objects.filter((object) => stageOf(object) === stage);
     /**
      * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
      * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
@@ -342,38 +344,42 @@ export class Reconciler {
      */
     let recording: Promise<MustGatherReport | undefined> | undefined;
     const recordImages = (current: MustGatherReport) => {
-      if (pod || !gathering || chosen.recorded) return;
+      if (recording || pod || !gathering || chosen.recorded) return;
       recording = this.writeStatus(key, current, this.status({ ...known, report: current }));
       recording.catch(() => undefined); // awaited by the pod's stage, or after the stages
     };
+    /** No stage after the first before the finalizer is in place; then status.images is written beside the stages. */
+    const afterFinalizer = async () => {
+      const current = await finalized;
+      if (!current) return 'the report, deleted meanwhile';
+      recordImages(current);
+      return undefined;
+    };
     const plan: Stage[] = [
-      { objects: inStage(0) },
+      /* 0 */ { objects: inStage(0) },
+      /* 1 */ { objects: inStage(1), waitsFor: afterFinalizer },
+      // What needs neither an account nor a runtime input (claim, Service, network policy, client CA, bindings): applied
+      // beside the chain account -> token -> Secret, which does not wait for them; the pod does.
+      /* 2 */ { objects: inStage(2, first), waitsFor: afterFinalizer, after: [0] },
       {
-        objects: inStage(1),
-        // No stage after the first before the finalizer is in place.
-        waitsFor: async () => {
-          const current = await finalized;
-          if (!current) return 'the report, deleted meanwhile';
-          recordImages(current);
-          return undefined;
-        },
-      },
-      {
-        // The gather token (new, or renewed) for the service account the stage before made: then the chart holds its
-        // Secret, which is applied before the pod that mounts it.
+        // The runtime objects: the gather token (new, or renewed) for the account stage 1 made, and the serving
+        // certificate; then the chart holds their Secrets, which are applied before the pod that mounts them.
         objects: async () => {
-          if (complete()) return inStage(2);
+          if (complete()) return []; // known from the start: in stage 2
           if (gathering && !token) {
             const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
             token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), images.length, this.startTimeoutMs), this.now);
           }
           tls ??= await issuing;
           desired = renderComplete();
-          return inStage(2);
+          const applied = new Set(inStage(2, first).map((object) => refString(refOf(object))));
+          return inStage(2).filter((object) => !applied.has(refString(refOf(object))));
         },
+        after: [1],
       },
       {
         objects: () => inStage(3),
+        after: [2, 3],
         waitsFor: async () => {
           if (pod) return undefined; // create-only: it stays as it is
           // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.

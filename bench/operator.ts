@@ -27,6 +27,7 @@ import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../controlplane/index.js';
 import { renderInstall, renderReport, type RenderReportOptions } from '../constructs/render.js';
+import { OPERATOR_NAME } from '../constructs/install-chart.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, resolveSpec } from '../constructs/report-api.js';
 import { LABELS, MANAGED_BY, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
 import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
@@ -56,6 +57,8 @@ const log = (line: string) => console.log(`[${new Date().toISOString().slice(11,
 
 interface Request {
   at: number;
+  /** When the server finished it (stageTimestamp of ResponseComplete; for a watch, when its response started). */
+  done: number;
   verb: string;
   /** `verb resource[/subresource]`. */
   what: string;
@@ -113,13 +116,22 @@ class AuditTail {
       this.partial = lines.pop()!;
       for (const line of lines) {
         if (!line.includes(this.needle)) continue;
-        const event = JSON.parse(line) as { verb: string; stage: string; requestReceivedTimestamp: string; objectRef?: { resource?: string; subresource?: string } };
+        const event = JSON.parse(line) as { verb: string; stage: string; requestReceivedTimestamp: string; stageTimestamp: string; objectRef?: { resource?: string; subresource?: string } };
         const once = event.verb === 'watch' ? 'ResponseStarted' : 'ResponseComplete';
         if (event.stage !== once) continue;
         const resource = `${event.objectRef?.resource ?? '?'}${event.objectRef?.subresource ? `/${event.objectRef.subresource}` : ''}`;
-        this.requests.push({ at: Date.parse(event.requestReceivedTimestamp), verb: event.verb, what: `${event.verb} ${resource}` });
+        this.requests.push({ at: Date.parse(event.requestReceivedTimestamp), done: Date.parse(event.stageTimestamp), verb: event.verb, what: `${event.verb} ${resource}` });
       }
     }
+  }
+
+  /**
+   * What happened in [from, to) as a timeline: each request's offset from `from` and how long the server took with
+   * it (`+12..+20 patch mustgatherreports`), to see which round trips a latency is made of.
+   */
+  timeline(from: number, to: number): string {
+    return this.requests.filter((r) => r.at >= from && r.at < to)
+      .map((r) => `+${r.at - from}..+${r.done - from} ${r.what}`).join(', ');
   }
 
   /** Requests received in [from, to), by verb (or by `verb resource`). */
@@ -219,12 +231,18 @@ class OperatorProcess {
   constructor(kubeconfig: string) {
     // BENCH_OPERATOR_NODE_OPTIONS: extra node flags for the operator (--cpu-prof, --heap-prof), to see where its time goes.
     const nodeOptions = (process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+    // BENCH_OPERATOR_ENV: the operator's environment beside the bench's (`NAME=value NAME=value`, a comma in a value
+    // standing for a space: `NODE_OPTIONS=--a,--b`), to measure process settings (V8's, glibc's).
+    const overrides = Object.fromEntries((process.env.BENCH_OPERATOR_ENV ?? '').split(' ').filter(Boolean).map((pair) => {
+      const eq = pair.indexOf('=');
+      return [pair.slice(0, eq), pair.slice(eq + 1).replaceAll(',', ' ')];
+    }));
     this.child = spawn(process.execPath, [
       ...nodeOptions, 'dist/bin/mustgather.js', 'run', '--kubeconfig', kubeconfig, '--platform', 'kubernetes', '--listen', '127.0.0.1:0',
       '--concurrency', String(CONCURRENCY), '--start-timeout', '0',
       // Every fleet limit off: the bench measures the operator's own cost per report, all of them started at once.
       '--max-gathering', '0', '--storage-budget', '0',
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...overrides } });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let buffered = '';
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -333,7 +351,7 @@ const reportObject = (namespace: string, name: string) => ({
 /** Binds the operator's user to exactly the install chart's ClusterRole (and its client-CA reader in kube-system). */
 async function bindOperatorUser(admin: KubeClient): Promise<void> {
   const install = renderInstall() as unknown as KubeObject[];
-  const role = install.find((m) => m.kind === 'ClusterRole')!;
+  const role = install.find((m) => m.kind === 'ClusterRole' && m.metadata.name === OPERATOR_NAME)!;
   await admin.apply(role, { fieldManager: 'bench' });
   const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }];
   await admin.apply({
@@ -535,6 +553,12 @@ async function main(): Promise<void> {
     figures.push({
       what: `API requests per report until its pod exists (idle, median of ${idleRequests.length})`,
       value: String(quantile(idleRequests, 0.5)), target: '',
+    });
+    // The median sample's round trips (offsets from its creation request, which is the bench's own).
+    const [medianFrom, medianTo] = idleWindows[latencies.indexOf(median)]!;
+    figures.push({
+      what: `the median idle sample, pod seen by the bench at +${medianTo - medianFrom}: ${audit.timeline(medianFrom, medianTo + 1)}`,
+      value: 'timeline', target: '',
     });
     const resyncWrites = writes(resync);
     figures.push({

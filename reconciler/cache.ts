@@ -149,6 +149,16 @@ export class ReportCache {
     return undefined;
   }
 
+  /** Whether the object is cached, and at which resourceVersion, without reading (parsing) it. */
+  private version(ref: ObjectRef): { readonly resourceVersion: string | undefined } | undefined {
+    const informers = ref.kind === RESOURCES.MustGatherReport.kind ? this.reportInformers : [this.ownedInformers.get(ref.kind)];
+    for (const informer of informers) {
+      const found = informer?.resourceVersionOf(ref.namespace, ref.name);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   /** Every cached object labelled as the report's with `uid`, of every owned kind. */
   ownedBy(uid: string): KubeObject[] {
     return [...this.ownedInformers.values()].flatMap((informer) => informer.byIndex(uid));
@@ -200,8 +210,9 @@ export class ReportCache {
 
   private isPending(expectation: Expectation, now: number): boolean {
     if (now >= expectation.expiresAt) return false;
-    const cached = this.get(expectation.ref);
-    if (!expectation.replaced.has(cached?.metadata.resourceVersion)) return false;
+    // Every reconcile asks this of each write not yet seen: the version alone, not the object, is read.
+    const cached = this.version(expectation.ref);
+    if (!expectation.replaced.has(cached?.resourceVersion)) return false;
     // Absent as before a create, but the created object may have come and gone already: no event would ever follow.
     return cached !== undefined || expectation.uid === undefined || this.tombstones.get(refString(expectation.ref))?.uid !== expectation.uid;
   }

@@ -30,7 +30,7 @@ import { renderInstall, renderReport, type RenderReportOptions } from '../constr
 import { OPERATOR_NAME } from '../constructs/install-chart.js';
 import { API_GROUP, API_VERSION, KIND, type MustGatherReport, resolveSpec } from '../constructs/report-api.js';
 import { LABELS, MANAGED_BY, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
-import { DEFAULT_IMAGES } from '../constructs/operator-config.js';
+import { DEFAULT_IMAGES, OPERATOR_NODE_OPTIONS } from '../constructs/operator-config.js';
 import { DEFAULT_DOWNLOAD_ACCESS } from '../constructs/pod-contract.js';
 import { stageOf } from '../reconciler/apply.js';
 import { gatherTokenSeconds, requestGatherToken } from '../reconciler/gather-token.js';
@@ -231,8 +231,8 @@ class OperatorProcess {
   constructor(kubeconfig: string) {
     // BENCH_OPERATOR_NODE_OPTIONS: extra node flags for the operator (--cpu-prof, --heap-prof), to see where its time goes.
     const nodeOptions = (process.env.BENCH_OPERATOR_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
-    // BENCH_OPERATOR_ENV: the operator's environment beside the bench's (`NAME=value NAME=value`, a comma in a value
-    // standing for a space: `NODE_OPTIONS=--a,--b`), to measure process settings (V8's, glibc's).
+    // As the Deployment runs it (its NODE_OPTIONS). BENCH_OPERATOR_ENV: environment on top (`NAME=value NAME=value`, a
+    // comma in a value standing for a space: `NODE_OPTIONS=--a,--b`), to measure other process settings.
     const overrides = Object.fromEntries((process.env.BENCH_OPERATOR_ENV ?? '').split(' ').filter(Boolean).map((pair) => {
       const eq = pair.indexOf('=');
       return [pair.slice(0, eq), pair.slice(eq + 1).replaceAll(',', ' ')];
@@ -242,7 +242,7 @@ class OperatorProcess {
       '--concurrency', String(CONCURRENCY), '--start-timeout', '0',
       // Every fleet limit off: the bench measures the operator's own cost per report, all of them started at once.
       '--max-gathering', '0', '--storage-budget', '0',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...overrides } });
+    ], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...overrides } });
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
     let buffered = '';
     this.child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {

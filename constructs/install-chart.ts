@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
 import { annotateAll } from './annotate.js';
 import { MustGatherReportCrd } from './crd.js';
-import { DEFAULT_IMAGES, DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET, IMAGE_ENV, type OperatorImages } from './operator-config.js';
+import { DEFAULT_IMAGES, DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET, IMAGE_ENV, OPERATOR_NODE_OPTIONS, type OperatorImages } from './operator-config.js';
 import { API_GROUP, PLURAL } from './report-api.js';
 import { EVENT_RECORDER_CLUSTER_ROLE, EVENT_RECORDER_CLUSTER_ROLE_OBJECT, GATHER_SERVICE_ACCOUNT } from './report-identity.js';
 
@@ -156,6 +156,7 @@ export class InstallChart extends Chart {
                 { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
                 { name: IMAGE_ENV.operator, value: images.operator },
                 { name: IMAGE_ENV.oauthProxy, value: images.oauthProxy },
+                { name: 'NODE_OPTIONS', value: OPERATOR_NODE_OPTIONS },
                 ...(props.release ? [{ name: RELEASE_VERSION_ENV, value: RELEASE_VERSION_PLACEHOLDER }] : []),
               ],
               ports: [{ name: 'http', containerPort: OPERATOR_HTTP_PORT, protocol: 'TCP' }],

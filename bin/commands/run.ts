@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
+import v8 from 'node:v8';
 import { loadClusterAccess } from '../../kube/cluster-access.js';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_HTTP_PORT, OPERATOR_NAME, RELEASE_VERSION_ENV } from '../../constructs/install-chart.js';
 import { parseDuration } from '../../constructs/duration.js';
-import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET } from '../../constructs/operator-config.js';
+import { DEFAULT_MAX_GATHERING, DEFAULT_STORAGE_BUDGET, OPERATOR_HEAP } from '../../constructs/operator-config.js';
 import { parseMaxGathering, parseStorageBudget } from '../../reconciler/admission.js';
 import { DEFAULT_DOWNLOAD_ACCESS, formatDownloadAccess, parseDownloadAccess, type Platform, PLATFORMS } from '../../constructs/pod-contract.js';
 import { detectPlatform } from '../../reconciler/platform.js';
@@ -69,6 +70,9 @@ function parseListen(listen: string): { host: string; port: number } {
 }
 
 export async function run(args: string[]): Promise<number> {
+  // Read by V8 at every full collection, so it applies from here on (see OPERATOR_HEAP for why and what was measured);
+  // unless node's command line sets it.
+  if (!process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) v8.setFlagsFromString(`--heap-growing-percent=${OPERATOR_HEAP.growingPercent}`);
   const parsed = parseCommandArgs(args, {
     kubeconfig: { type: 'string' },
     namespaces: { type: 'string', default: process.env.WATCH_NAMESPACES ?? '' },

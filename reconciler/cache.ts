@@ -141,19 +141,19 @@ export class ReportCache {
 
   /** The cached object; undefined when absent (or of a kind the cache does not hold). */
   get<T = KubeObject>(ref: ObjectRef): T | undefined {
-    const informers = ref.kind === RESOURCES.MustGatherReport.kind ? this.reportInformers : [this.ownedInformers.get(ref.kind)];
-    for (const informer of informers) {
-      const object = informer?.get(ref.namespace, ref.name);
-      if (object) return object as T;
-    }
-    return undefined;
+    return this.first(ref, (informer) => informer.get(ref.namespace, ref.name)) as T | undefined;
   }
 
   /** Whether the object is cached, and at which resourceVersion, without reading (parsing) it. */
   private version(ref: ObjectRef): { readonly resourceVersion: string | undefined } | undefined {
+    return this.first(ref, (informer) => informer.resourceVersionOf(ref.namespace, ref.name));
+  }
+
+  /** The first answer of the informers that may hold `ref` (reports: one per watched namespace). */
+  private first<R>(ref: ObjectRef, read: (informer: Informer) => R | undefined): R | undefined {
     const informers = ref.kind === RESOURCES.MustGatherReport.kind ? this.reportInformers : [this.ownedInformers.get(ref.kind)];
     for (const informer of informers) {
-      const found = informer?.resourceVersionOf(ref.namespace, ref.name);
+      const found = informer && read(informer as Informer);
       if (found) return found;
     }
     return undefined;

@@ -36,7 +36,7 @@ import { stageOf } from '../reconciler/apply.js';
 import { gatherTokenSeconds, requestGatherToken } from '../reconciler/gather-token.js';
 import { KubeClient, type KubeObject } from '../kube/client.js';
 import { CLIENT_CA_SOURCE } from '../reconciler/reconcile.js';
-import { RESOURCES } from '../kube/resources.js';
+import { refOf, refString, RESOURCES } from '../kube/resources.js';
 import { createServingCa, issueServingCertificate } from '../reconciler/serving-ca.js';
 
 const REPORTS = Number(process.env.BENCH_REPORTS ?? 1000);
@@ -520,15 +520,23 @@ async function main(): Promise<void> {
           platform: 'kubernetes', images: DEFAULT_IMAGES, clientCa: configMap?.data?.[clientCaKey] ?? '', downloadAccess: DEFAULT_DOWNLOAD_ACCESS,
           servingCertificate: await issueServingCertificate(ca, serviceHostnames(names)),
         };
-        // As the operator: the gather account first, then its token, then the token's Secret and the rest, the pod last.
+        // As the operator: namespace and bindings; then the accounts, their token and the token's Secret, while the
+        // rest of the chart (claim, Service, network policy, ...) is applied beside that chain; the pod last.
         const apply = (objects: KubeObject[]) => Promise.all(objects.map((object) => admin.apply(object, { fieldManager: 'bench-bare', force: true })));
         const inStage = (objects: KubeObject[], stage: number) => objects.filter((object) => stageOf(object) === stage);
-        const first = renderReport(report, options) as unknown as KubeObject[];
-        for (const stage of [0, 1]) await apply(inStage(first, stage));
-        const account = { kind: 'ServiceAccount', namespace: names.namespace, name: names.gatherServiceAccount };
-        const gatherToken = await requestGatherToken(admin, account, gatherTokenSeconds(resolveSpec(report.spec), 1, 0));
-        const desired = renderReport(report, { ...options, gatherToken }) as unknown as KubeObject[];
-        for (const stage of [2, 3]) await apply(inStage(desired, stage));
+        const first = renderReport(report, options) as unknown as KubeObject[]; // without the token: no token Secret
+        await apply(inStage(first, 0));
+        const chain = (async () => {
+          await apply(inStage(first, 1));
+          const account = { kind: 'ServiceAccount', namespace: names.namespace, name: names.gatherServiceAccount };
+          const gatherToken = await requestGatherToken(admin, account, gatherTokenSeconds(resolveSpec(report.spec), 1, 0));
+          const desired = renderReport(report, { ...options, gatherToken }) as unknown as KubeObject[];
+          const beside = new Set(inStage(first, 2).map((object) => refString(refOf(object))));
+          await apply(inStage(desired, 2).filter((object) => !beside.has(refString(refOf(object)))));
+          return desired;
+        })();
+        await Promise.all([chain, apply(inStage(first, 2))]);
+        await apply(inStage(await chain, 3));
       }
     });
     await Promise.all([creator, ...workers]);

@@ -2,8 +2,8 @@
  * The operator's own CA for serving certificates (Kubernetes profile, where no service CA exists): created on first
  * need and kept in a Secret of the operator's namespace, it issues each report's file-server certificate and is
  * published in the report's `status.caBundle`. It only ever signs serving certificates for report Services (never
- * client certificates), and it is not the cluster's client CA. ECDSA P-256, generated with @peculiar/x509 on Node's
- * WebCrypto (no openssl binary).
+ * client certificates), and it is not the cluster's client CA. ECDSA P-256, made by x509.ts (Node's crypto, no openssl
+ * binary).
  */
 import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';

@@ -1,30 +1,12 @@
 import { Construct } from 'constructs';
 import * as kplus from 'cdk8s-plus-27';
 
-/** A token of the gather service account, as the TokenRequest API issued it. */
-export interface GatherToken {
-  /** The bearer token (a JWT). */
-  readonly token: string;
-  /** When the API server issued it (RFC 3339). */
-  readonly issuedAt: string;
-  /** When it stops being accepted (RFC 3339): the TokenRequest's `status.expirationTimestamp`. */
-  readonly expiresAt: string;
-}
-
-/** Annotations of the token Secret that say when its token was issued and when it expires (the reconciler renews it). */
-export const GATHER_TOKEN_ANNOTATIONS = {
-  issuedAt: 'mustgather.openshift.io/token-issued-at',
-  expiresAt: 'mustgather.openshift.io/token-expires-at',
-} as const;
-
 /** Props of {@link GatherAccess}. */
 export interface GatherAccessProps {
   /** Namespace of the service account and its token. */
   readonly namespace: string;
   /** Name of the service account the gather containers act as. */
   readonly serviceAccountName: string;
-  /** Name of the Secret holding that service account's token. */
-  readonly tokenSecretName: string;
   /** Name of the ClusterRoleBinding to `cluster-admin` (cluster-scoped, so unique per report). */
   readonly bindingName: string;
   /**
@@ -32,21 +14,16 @@ export interface GatherAccessProps {
    * @default true
    */
   readonly gathering?: boolean;
-  /**
-   * The service account's token, for the token Secret. Only the operator can have one (it requests it from the
-   * TokenRequest API once the service account exists), so without it the Secret is not rendered.
-   * @default - no token Secret
-   */
-  readonly token?: GatherToken;
 }
 
 /**
  * What the gather containers act as: a service account bound to `cluster-admin`, as `oc adm must-gather` does.
- * Its token is a short-lived TokenRequest token in a Secret mounted into the gather containers only (not the pod's
- * service account, which is the proxy's), so the long-running containers never hold cluster-admin. Not a legacy
- * `service-account-token` Secret: that waits for kube-controller-manager to fill it, and never expires. Once every
- * gather has finished the chart renders none of it (`gathering: false`) and the reconciler prunes it all: deleting the
- * service account is what revokes the token (the API server checks the account of a bound token still exists).
+ * Its token is a short-lived TokenRequest token in a Secret ({@link GatherTokenSecret}) mounted into the gather
+ * containers only (not the pod's service account, which is the proxy's), so the long-running containers never hold
+ * cluster-admin. Not a legacy `service-account-token` Secret: that waits for kube-controller-manager to fill it, and
+ * never expires. Once every gather has finished the chart renders none of it (`gathering: false`) and the reconciler
+ * prunes it all: deleting the service account is what revokes the token (the API server checks the account of a bound
+ * token still exists).
  */
 export class GatherAccess extends Construct {
   constructor(scope: Construct, id: string, props: GatherAccessProps) {
@@ -56,17 +33,6 @@ export class GatherAccess extends Construct {
       metadata: { name: props.serviceAccountName, namespace: props.namespace },
       automountToken: false,
     });
-    if (props.token) {
-      new kplus.k8s.KubeSecret(this, 'Token', {
-        metadata: {
-          name: props.tokenSecretName,
-          namespace: props.namespace,
-          annotations: { [GATHER_TOKEN_ANNOTATIONS.issuedAt]: props.token.issuedAt, [GATHER_TOKEN_ANNOTATIONS.expiresAt]: props.token.expiresAt },
-        },
-        type: 'Opaque',
-        data: { token: Buffer.from(props.token.token, 'utf8').toString('base64') },
-      });
-    }
     new kplus.k8s.KubeClusterRoleBinding(this, 'ClusterAdmin', {
       metadata: { name: props.bindingName },
       roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },

@@ -2,10 +2,12 @@ import { Chart, ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import { annotateAll } from './annotate.js';
 import { ClientCa } from './client-ca.js';
-import { GatherAccess, type GatherToken } from './gather-access.js';
+import { GatherAccess } from './gather-access.js';
+import { type GatherToken, GatherTokenSecret } from './gather-token-secret.js';
 import { DEFAULT_IMAGES, gatherImages, type OperatorImages } from './operator-config.js';
 import { type ClusterFacts, DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, type Platform, PORTS } from './pod-contract.js';
 import { ProxyAccess } from './proxy-access.js';
+import { ProxyCookieSecret } from './proxy-cookie-secret.js';
 import { type MustGatherReport, resolveSpec } from './report-api.js';
 import { LABELS, REPORT_ANNOTATION, ingressHostname, reportLabels, reportObjectNames, serviceHostnames } from './report-identity.js';
 import { type IngressOptions, ReportIngress } from './report-ingress.js';
@@ -43,10 +45,13 @@ export interface ReportChartProps extends ChartProps {
   /**
    * Whether to render the {@link runtimeObjects}, whose content only the operator may make at runtime. `omit` leaves
    * them out, so an offline render (`mustgather synth`, `cdk8s synth`) is the same bytes every time and holds no
-   * placeholder anyone could apply; {@link cookieSecret} and {@link servingCertificate} are then not needed.
+   * placeholder anyone could apply; {@link cookieSecret} and {@link servingCertificate} are then not needed. `only`
+   * renders them alone: the operator renders the rest once per report (it changes rarely, and costs a millisecond or
+   * more) and these, small and changing (a new token), whenever it needs them. `omit` and `only` together are
+   * `render`.
    * @default 'render'
    */
-  readonly runtimeObjects?: 'render' | 'omit';
+  readonly runtimeObjects?: 'render' | 'omit' | 'only';
   /**
    * oauth-proxy's cookie secret (base64 of 32 random bytes), OpenShift profile (required there unless
    * {@link runtimeObjects} is `omit`). Random by nature, so an input: the reconciler generates it once and passes the
@@ -140,78 +145,71 @@ export class ReportChart extends Chart {
     const namespace = names.namespace;
     const selector = podLabels(report);
     const openshift = (props.platform ?? 'openshift') === 'openshift';
-    const render = (props.runtimeObjects ?? 'render') === 'render';
+    const part = props.runtimeObjects ?? 'render';
+    const runtime = part !== 'omit';
     const subject = `MustGatherReport/${identity.namespace}/${identity.name}`;
-    if (render && openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
-    if (render && !openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
+    if (runtime && openshift && !props.cookieSecret) throw new Error(`${subject}: the openshift profile needs oauth-proxy's cookie secret`);
+    if (runtime && !openshift && !props.servingCertificate) throw new Error(`${subject}: the kubernetes profile needs a serving certificate`);
     const images = props.gatherImages ?? gatherImages(report.spec);
     if (images.length === 0) throw new Error(`${subject}: no must-gather image to run`);
+    const gathering = props.gathering ?? true;
 
-    new ReportNamespace(this, 'Namespace', { name: namespace });
-    new GatherAccess(this, 'GatherAccess', {
-      namespace,
-      serviceAccountName: names.gatherServiceAccount,
-      tokenSecretName: names.gatherTokenSecret,
-      bindingName: names.gatherBinding,
-      gathering: props.gathering ?? true,
-      ...(render && props.gatherToken ? { token: props.gatherToken } : {}),
-    });
-    const server = new ServerAccess(this, 'ServerAccess', {
-      namespace,
-      serviceAccountName: names.serverServiceAccount,
-      authDelegatorBindingName: names.authDelegatorBinding,
-      reportNamespace: identity.namespace,
-      eventRecorderBindingName: names.eventRecorderBinding,
-    });
-    new ClientCa(this, 'ClientCa', { namespace, name: names.clientCaConfigMap, caBundle: props.clientCa ?? '' });
-    new ReportVolume(this, 'Volume', {
-      namespace,
-      name: names.main,
-      size: spec.storage.size,
-      ...(spec.storage.storageClassName ? { storageClassName: spec.storage.storageClassName } : {}),
-    });
-    new ReportPod(this, 'Pod', {
-      namespace,
-      name: names.main,
-      labels: selector,
-      spec,
-      gatherImages: images,
-      summary: { report: `${identity.namespace}/${identity.name}`, images: [...images], ...(props.clusterFacts ? { cluster: props.clusterFacts } : {}) },
-      ...(spec.command ? { gatherCommand: spec.command } : {}),
-      reportRef: `${identity.namespace}/${identity.name}`,
-      reportUid: identity.uid ?? '',
-      platform: openshift ? 'openshift' : 'kubernetes',
-      downloadAccess: props.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
-      images: props.images ?? DEFAULT_IMAGES,
-      claimName: names.main,
-      gatherTokenSecret: names.gatherTokenSecret,
-      serverServiceAccount: names.serverServiceAccount,
-      servingCertSecret: names.servingCertSecret,
-      clientCaConfigMap: names.clientCaConfigMap,
-      proxyCookieSecret: names.proxyCookieSecret,
-      serviceHostname: serviceHostnames(names)[0]!,
-    });
-    // The pod's TLS front: oauth-proxy on OpenShift, the file server itself elsewhere.
-    const front = openshift ? { name: PORTS.proxyName, port: PORTS.proxy } : { name: PORTS.fileServerName, port: PORTS.fileServer };
-    new ReportService(this, 'Service', {
-      namespace,
-      name: names.main,
-      podSelector: selector,
-      targetPort: front.name,
-      ...(openshift ? { serviceCaSecretName: names.servingCertSecret } : {}),
-    });
-    if (openshift) {
-      new ProxyAccess(this, 'ProxyAccess', {
+    if (part !== 'only') {
+      new ReportNamespace(this, 'Namespace', { name: namespace });
+      new GatherAccess(this, 'GatherAccess', {
         namespace,
-        serviceAccount: server.serviceAccount,
-        routeName: names.main,
-        cookieSecretName: names.proxyCookieSecret,
-        ...(render ? { cookieSecret: props.cookieSecret! } : {}),
+        serviceAccountName: names.gatherServiceAccount,
+        bindingName: names.gatherBinding,
+        gathering,
       });
-      new ReportRoute(this, 'Route', { namespace, name: names.main, serviceName: names.main, servicePort: SERVICE_PORT_NAME });
-    } else {
-      if (render) new ServingCert(this, 'ServingCert', { namespace, name: names.servingCertSecret, certificate: props.servingCertificate! });
-      if (props.ingress) {
+      const server = new ServerAccess(this, 'ServerAccess', {
+        namespace,
+        serviceAccountName: names.serverServiceAccount,
+        authDelegatorBindingName: names.authDelegatorBinding,
+        reportNamespace: identity.namespace,
+        eventRecorderBindingName: names.eventRecorderBinding,
+      });
+      new ClientCa(this, 'ClientCa', { namespace, name: names.clientCaConfigMap, caBundle: props.clientCa ?? '' });
+      new ReportVolume(this, 'Volume', {
+        namespace,
+        name: names.main,
+        size: spec.storage.size,
+        ...(spec.storage.storageClassName ? { storageClassName: spec.storage.storageClassName } : {}),
+      });
+      new ReportPod(this, 'Pod', {
+        namespace,
+        name: names.main,
+        labels: selector,
+        spec,
+        gatherImages: images,
+        summary: { report: `${identity.namespace}/${identity.name}`, images: [...images], ...(props.clusterFacts ? { cluster: props.clusterFacts } : {}) },
+        ...(spec.command ? { gatherCommand: spec.command } : {}),
+        reportRef: `${identity.namespace}/${identity.name}`,
+        reportUid: identity.uid ?? '',
+        platform: openshift ? 'openshift' : 'kubernetes',
+        downloadAccess: props.downloadAccess ?? DEFAULT_DOWNLOAD_ACCESS,
+        images: props.images ?? DEFAULT_IMAGES,
+        claimName: names.main,
+        gatherTokenSecret: names.gatherTokenSecret,
+        serverServiceAccount: names.serverServiceAccount,
+        servingCertSecret: names.servingCertSecret,
+        clientCaConfigMap: names.clientCaConfigMap,
+        proxyCookieSecret: names.proxyCookieSecret,
+        serviceHostname: serviceHostnames(names)[0]!,
+      });
+      // The pod's TLS front: oauth-proxy on OpenShift, the file server itself elsewhere.
+      const front = openshift ? { name: PORTS.proxyName, port: PORTS.proxy } : { name: PORTS.fileServerName, port: PORTS.fileServer };
+      new ReportService(this, 'Service', {
+        namespace,
+        name: names.main,
+        podSelector: selector,
+        targetPort: front.name,
+        ...(openshift ? { serviceCaSecretName: names.servingCertSecret } : {}),
+      });
+      if (openshift) {
+        new ProxyAccess(this, 'ProxyAccess', { serviceAccount: server.serviceAccount, routeName: names.main });
+        new ReportRoute(this, 'Route', { namespace, name: names.main, serviceName: names.main, servicePort: SERVICE_PORT_NAME });
+      } else if (props.ingress) {
         new ReportIngress(this, 'Ingress', {
           namespace,
           name: names.main,
@@ -222,8 +220,14 @@ export class ReportChart extends Chart {
           tlsSecretName: names.servingCertSecret,
         });
       }
+      new ReportNetworkPolicy(this, 'NetworkPolicy', { namespace, name: names.networkPolicy, podSelector: selector, port: front.port });
     }
-    new ReportNetworkPolicy(this, 'NetworkPolicy', { namespace, name: names.networkPolicy, podSelector: selector, port: front.port });
+    if (runtime) {
+      // The runtime objects, last: what the operator makes at runtime (see runtimeObjects()).
+      if (gathering && props.gatherToken) new GatherTokenSecret(this, 'GatherToken', { namespace, name: names.gatherTokenSecret, token: props.gatherToken });
+      if (openshift) new ProxyCookieSecret(this, 'ProxyCookie', { namespace, name: names.proxyCookieSecret, cookieSecret: props.cookieSecret! });
+      else new ServingCert(this, 'ServingCert', { namespace, name: names.servingCertSecret, certificate: props.servingCertificate! });
+    }
 
     annotateAll(this, { [REPORT_ANNOTATION]: `${identity.namespace}/${identity.name}` });
   }

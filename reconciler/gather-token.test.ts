@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GATHER_TOKEN_ANNOTATIONS } from '../constructs/gather-access.js';
+import { GATHER_TOKEN_ANNOTATIONS } from '../constructs/gather-token-secret.js';
 import type { KubeObject } from '../kube/client.js';
 import { currentToken, gatherTokenSeconds, renewalDue, tokenOf } from './gather-token.js';
 

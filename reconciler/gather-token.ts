@@ -6,7 +6,7 @@
  * its life while gathering goes on (as the kubelet renews projected tokens), and dies with the service account, which
  * the reconciler deletes when gathering is over.
  */
-import { GATHER_TOKEN_ANNOTATIONS, type GatherToken } from '../constructs/gather-access.js';
+import { GATHER_TOKEN_ANNOTATIONS, type GatherToken } from '../constructs/gather-token-secret.js';
 import { parseDuration } from '../constructs/duration.js';
 import type { ResolvedSpec } from '../constructs/report-api.js';
 import type { KubeClient, KubeObject } from '../kube/client.js';

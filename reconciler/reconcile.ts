@@ -5,7 +5,7 @@
  * (the start or expiry deadline). A cache that has not yet shown one of the reconciler's own writes is not read: the
  * watch event that shows the write brings the report back.
  */
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
@@ -25,7 +25,7 @@ import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
 import { type ObjectRef, refOf, refString, RESOURCES, secretValue } from '../kube/resources.js';
-import { ensureServingCa, issueServingCertificate, renewalTime, type ServingCa, servingCertificateProblem } from './serving-ca.js';
+import { checkServingCertificate, ensureServingCa, issueServingCertificate, renewalTime, type ServingCa } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
 import { type ClaimView, computeStatus, type Observed, podGatherImages, type PodView, type RouteView, type StatusResult } from './status.js';
@@ -228,23 +228,31 @@ export class Reconciler {
   }
 
   /**
-   * The live serving certificate when it is still good, else a new one. A certificate found good is not parsed and
-   * verified again until its renewal time (that costs milliseconds, and a report is reconciled on every watch event).
+   * The live serving certificate when it is still good, else a new one. A certificate found good, or issued here, is
+   * not parsed and verified again until its renewal time (that costs a millisecond, and a report is reconciled on every
+   * watch event).
    */
   private async servingTls(key: ReportKey, names: ReturnType<typeof reportObjectNames>, live: KubeObject | undefined): Promise<IssuedTls> {
     const ca = await this.ca();
     const hostnames = this.servingHostnames(names);
     const current = { cert: secretValue(live, 'tls.crt') ?? '', key: secretValue(live, 'tls.key') ?? '' };
     const now = this.now();
-    const checked = this.goodCertificates.get(key);
-    if (checked && checked.cert === current.cert && checked.key === current.key && checked.hostnames === hostnames.join() && now.getTime() < checked.renewAt) {
+    const known = this.goodCertificates.get(key);
+    if (known && known.cert === current.cert && known.key === current.key && known.hostnames === hostnames.join() && now.getTime() < known.renewAt) {
       return { servingCertificate: current, caBundle: ca.cert };
     }
-    if (servingCertificateProblem(current, ca, hostnames, now)) {
-      return { servingCertificate: await issueServingCertificate(ca, hostnames, { now }), caBundle: ca.cert };
+    const check = checkServingCertificate(current, ca, hostnames, now);
+    let good = current;
+    let renewAt: number;
+    if ('problem' in check) {
+      const issued = await issueServingCertificate(ca, hostnames, { now });
+      good = { cert: issued.cert, key: issued.key };
+      renewAt = renewalTime(issued);
+    } else {
+      renewAt = check.renewAt;
     }
-    this.goodCertificates.set(key, { ...current, hostnames: hostnames.join(), renewAt: renewalTime(new X509Certificate(current.cert)) });
-    return { servingCertificate: current, caBundle: ca.cert };
+    this.goodCertificates.set(key, { ...good, hostnames: hostnames.join(), renewAt });
+    return { servingCertificate: good, caBundle: ca.cert };
   }
 
   /** Drops what was kept for a report that is gone. */
@@ -315,11 +323,9 @@ export class Reconciler {
     // What every status computed here is told beside the report itself.
     const known = { now, images, admittedAt, ...(cluster ? { cluster } : {}) };
     const gathering = !this.status({ ...known, report: cached, ...(pod ? { pod } : {}) }).gatheringOver;
-    // The serving certificate: a live one is checked (cheap); a new one is issued while the first stages are applied
-    // (generating and signing a key is milliseconds of CPU that would otherwise come before the first request).
-    let tls = openshift || !secret ? undefined : await this.servingTls(key as ReportKey, names, secret);
-    const issuing = openshift || tls ? undefined : this.servingTls(key as ReportKey, names, undefined);
-    issuing?.catch(() => undefined); // awaited in the stage that needs it
+    // The serving certificate (Kubernetes profile): the live one while it is good, else a new one (a fraction of a
+    // millisecond: issued here, before the first stage, its Secret goes beside the other objects).
+    const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
     let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
     const base: RenderReportOptions = {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering, gatherImages: images, ...(cluster ? { clusterFacts: cluster } : {}),
@@ -327,16 +333,14 @@ export class Reconciler {
       ...(this.options.ingress ? { ingress: this.options.ingress } : {}),
     };
     const cookieSecret = openshift ? secretValue(secret, 'session_secret') ?? newCookieSecret() : undefined;
-    // Whether every runtime input is at hand: the certificate (Kubernetes profile), and the gather token while gathering.
-    const complete = () => (openshift || tls !== undefined) && (!gathering || token !== undefined);
-    const renderComplete = () => this.render(key, cached, {
-      ...base, ...(openshift ? { cookieSecret } : { servingCertificate: tls!.servingCertificate }), ...(token ? { gatherToken: token } : {}),
-    });
-    // Without them, the first stages (none of which holds a runtime object) come from a render that leaves those out.
-    let desired = complete() ? renderComplete() : this.render(key, cached, { ...base, runtimeObjects: 'omit' });
-    /** The render the stages before the runtime objects apply. */
-    const first = desired;
-    const inStage = (stage: number, objects = desired) => objects.filter((object) => stageOf(object) === stage);
+    /** The chart but its runtime objects: rendered once for the same inputs (see render()). */
+    const chart = this.render(key, cached, { ...base, runtimeObjects: 'omit' });
+    /** The runtime objects for what is at hand (a few Secrets: cheap to render, and the token changes). */
+    const renderRuntime = () => renderReport(cached, {
+      ...base, runtimeObjects: 'only', ...(openshift ? { cookieSecret } : { servingCertificate: tls!.servingCertificate }), ...(token ? { gatherToken: token } : {}),
+    }) as KubeObject[];
+    let runtime = renderRuntime();
+    const inStage = (stage: number, objects = chart) => objects.filter((object) => stageOf(object) === stage);
     /**
      * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
      * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
@@ -358,27 +362,23 @@ export class Reconciler {
     const plan: Stage[] = [
       /* 0 */ { objects: inStage(0) },
       /* 1 */ { objects: inStage(1), waitsFor: afterFinalizer },
-      // What needs neither an account nor a runtime input (claim, Service, network policy, client CA, bindings): applied
-      // beside the chain account -> token -> Secret, which does not wait for them; the pod does.
-      /* 2 */ { objects: inStage(2, first), waitsFor: afterFinalizer, after: [0] },
+      // What needs no account (claim, Service, network policy, client CA, bindings, the runtime Secrets at hand):
+      // applied beside the chain account -> token -> its Secret, which does not wait for them; the pod does.
+      /* 2 */ { objects: [...inStage(2), ...inStage(2, runtime)], waitsFor: afterFinalizer, after: [0] },
       {
-        // The runtime objects: the gather token (new, or renewed) for the account stage 1 made, and the serving
-        // certificate; then the chart holds their Secrets, which are applied before the pod that mounts them.
+        // A new gather token (or a renewed one) for the account stage 1 made; then its Secret, before the pod mounts it.
         objects: async () => {
-          if (complete()) return []; // known from the start: in stage 2
-          if (gathering && !token) {
-            const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
-            token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), images.length, this.startTimeoutMs), this.now);
-          }
-          tls ??= await issuing;
-          desired = renderComplete();
-          const applied = new Set(inStage(2, first).map((object) => refString(refOf(object))));
-          return inStage(2).filter((object) => !applied.has(refString(refOf(object))));
+          if (!gathering || token) return [];
+          const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
+          token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), images.length, this.startTimeoutMs), this.now);
+          const applied = new Set(runtime.map((object) => refString(refOf(object))));
+          runtime = renderRuntime();
+          return runtime.filter((object) => !applied.has(refString(refOf(object))));
         },
         after: [1],
       },
       {
-        objects: () => inStage(3),
+        objects: inStage(3),
         after: [2, 3],
         waitsFor: async () => {
           if (pod) return undefined; // create-only: it stays as it is
@@ -394,8 +394,8 @@ export class Reconciler {
     try {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
-      // Only against the whole chart: one without its runtime objects would have them deleted.
-      if (complete()) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), desired, { onWrite })));
+      // Only against the whole chart: one without its token would have the token Secret deleted.
+      if (!gathering || token) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), [...chart, ...runtime], { onWrite })));
     } catch (err) {
       applyError = err as Error;
     }

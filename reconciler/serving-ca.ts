@@ -9,7 +9,7 @@ import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { isConflict, type KubeClient } from '../kube/client.js';
 import { refString, secretValue } from '../kube/resources.js';
-import { type CertificateAuthority, createCertificateAuthority, DAY_MS, issueCertificate, loadCertificateAuthority } from './x509.js';
+import { type CertificateAuthority, createCertificateAuthority, DAY_MS, issueCertificate, type IssuedCertificate, loadCertificateAuthority } from './x509.js';
 
 /** Name of the Secret holding the CA in the operator's namespace. */
 export const SERVING_CA_SECRET = 'must-gather-serving-ca';
@@ -69,7 +69,7 @@ export async function ensureServingCa(client: KubeClient, namespace: string, lab
 }
 
 /** A serving certificate for `hostnames` (the first is also the subject's CN), signed by the CA. */
-export function issueServingCertificate(ca: ServingCa, hostnames: readonly string[], options: { now?: Date; validityMs?: number } = {}): Promise<CertificateAndKey> {
+export function issueServingCertificate(ca: ServingCa, hostnames: readonly string[], options: { now?: Date; validityMs?: number } = {}): Promise<IssuedCertificate> {
   return issueCertificate(ca, {
     subject: { commonName: hostnames[0] ?? 'must-gather' },
     usage: 'server',
@@ -85,29 +85,29 @@ export function dnsNames(certificate: NodeX509Certificate): string[] {
 }
 
 /**
- * Why a live serving certificate must be replaced, or undefined when it may stay: it must parse, be signed by this CA,
- * name exactly `hostnames`, and have more than a third of its lifetime left (renewal well before expiry, as
- * cert-manager does).
+ * Whether a live serving certificate may stay: it must parse, be signed by this CA, name exactly `hostnames`, and have
+ * more than a third of its lifetime left (renewal well before expiry, as cert-manager does). Either why it must be
+ * replaced, or when it must be renewed.
  */
-export function servingCertificateProblem(live: CertificateAndKey | undefined, ca: ServingCa, hostnames: readonly string[], now = new Date()): string | undefined {
-  if (!live?.cert || !live.key) return 'no certificate yet';
+export function checkServingCertificate(live: CertificateAndKey | undefined, ca: ServingCa, hostnames: readonly string[], now = new Date()): { problem: string } | { renewAt: number } {
+  if (!live?.cert || !live.key) return { problem: 'no certificate yet' };
   let certificate: NodeX509Certificate;
   try {
     certificate = new NodeX509Certificate(live.cert);
   } catch {
-    return 'the certificate does not parse';
+    return { problem: 'the certificate does not parse' };
   }
-  const issuer = new NodeX509Certificate(ca.cert);
-  if (!certificate.checkIssued(issuer) || !certificate.verify(issuer.publicKey)) return 'not issued by the operator\'s CA';
+  if (!certificate.checkIssued(ca.certificate) || !certificate.verify(ca.certificate.publicKey)) return { problem: 'not issued by the operator\'s CA' };
   const names = dnsNames(certificate);
-  if (names.length !== hostnames.length || !hostnames.every((name) => names.includes(name))) return `names ${names.join(', ')} instead of ${hostnames.join(', ')}`;
-  if (now.getTime() > renewalTime(certificate)) return `expires ${certificate.validTo}`;
-  return undefined;
+  if (names.length !== hostnames.length || !hostnames.every((name) => names.includes(name))) return { problem: `names ${names.join(', ')} instead of ${hostnames.join(', ')}` };
+  const renewAt = renewalTime({ notBefore: new Date(certificate.validFrom), notAfter: new Date(certificate.validTo) });
+  if (now.getTime() > renewAt) return { problem: `expires ${certificate.validTo}` };
+  return { renewAt };
 }
 
 /** When a certificate is renewed: once two thirds of its lifetime have passed. */
-export function renewalTime(certificate: NodeX509Certificate): number {
-  const notBefore = Date.parse(certificate.validFrom);
-  const notAfter = Date.parse(certificate.validTo);
+export function renewalTime(validity: { readonly notBefore: Date; readonly notAfter: Date }): number {
+  const notBefore = validity.notBefore.getTime();
+  const notAfter = validity.notAfter.getTime();
   return notAfter - (notAfter - notBefore) / 3;
 }

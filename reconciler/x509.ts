@@ -38,8 +38,16 @@ export interface CertKeyPair {
   key: string;
 }
 
+/** A certificate just issued, with its validity (so its holder need not parse it back). */
+export interface IssuedCertificate extends CertKeyPair {
+  notBefore: Date;
+  notAfter: Date;
+}
+
 /** A certificate authority able to sign further certificates. */
 export interface CertificateAuthority extends CertKeyPair {
+  /** The CA certificate, parsed once (what checks a certificate it issued). */
+  certificate: X509Certificate;
   /** The CA's key, which signs. */
   privateKey: KeyObject;
   /** The CA certificate's subject name, DER: the issuer name of what it signs, byte for byte. */
@@ -163,7 +171,7 @@ export async function createCertificateAuthority(
       extension(OID.subjectKeyIdentifier, false, octetString(id)),
     ],
   });
-  return { cert, key: privateKeyPem(keys.privateKey), privateKey: keys.privateKey, subject, keyIdentifier: id };
+  return { cert, key: privateKeyPem(keys.privateKey), certificate: new X509Certificate(cert), privateKey: keys.privateKey, subject, keyIdentifier: id };
 }
 
 /** A CA from its PEM certificate and PKCS#8 key: an ECDSA key, the one the certificate holds. */
@@ -179,7 +187,7 @@ export async function loadCertificateAuthority(cert: string, key: string): Promi
   const subject = fields[at + 4]?.encoded;
   const spki = fields[at + 5]?.encoded;
   if (!subject || !spki) throw new Error('the certificate has no subject or public key');
-  return { cert, key, privateKey, subject, keyIdentifier: subjectKeyIdentifier(fields.find((f) => f.tag === 0xa3)) ?? keyIdentifier(spki) };
+  return { cert, key, certificate, privateKey, subject, keyIdentifier: subjectKeyIdentifier(fields.find((f) => f.tag === 0xa3)) ?? keyIdentifier(spki) };
 }
 
 /** What {@link issueCertificate} puts in a certificate. */
@@ -195,7 +203,7 @@ export interface CertificateRequest {
 }
 
 /** A certificate signed by `ca`, with a fresh key. */
-export async function issueCertificate(ca: CertificateAuthority, request: CertificateRequest): Promise<CertKeyPair> {
+export async function issueCertificate(ca: CertificateAuthority, request: CertificateRequest): Promise<IssuedCertificate> {
   const keys = newKeyPair();
   const sans = request.sans ?? [];
   const extensions = [
@@ -213,15 +221,17 @@ export async function issueCertificate(ca: CertificateAuthority, request: Certif
       ...ips.map((ip) => implicit(7, ipAddressBytes(ip))),
     )));
   }
+  const { notBefore, notAfter } = validity(request.validityMs, request.now ?? new Date());
   const cert = certificate({
     subject: name(request.subject.commonName, request.subject.organizations),
     issuer: ca.subject,
     publicKey: keys.publicKey,
     signingKey: ca.privateKey,
-    ...validity(request.validityMs, request.now ?? new Date()),
+    notBefore,
+    notAfter,
     extensions,
   });
-  return { cert, key: privateKeyPem(keys.privateKey) };
+  return { cert, key: privateKeyPem(keys.privateKey), notBefore, notAfter };
 }
 
 /** A key pair (PKCS#8 private, SPKI public, PEM), e.g. for signing service-account tokens. */

@@ -124,4 +124,18 @@ describe('ReportChart contents', () => {
     expect(offline.every((k) => full.includes(k))).toBe(true);
     expect(renderReport(REPORTS.twoImages!, { platform, runtimeObjects: 'omit' }).map(key)).toEqual(offline);
   });
+
+  it.each(['openshift', 'kubernetes'] as const)('renders exactly the runtime objects with runtimeObjects: only, the rest with omit (%s)', (platform) => {
+    const byKey = (manifests: Manifest[]) => new Map(manifests.map((m) => [`${m.kind} ${m.metadata.namespace}/${m.metadata.name}`, m]));
+    const full = byKey(renderReport(REPORTS.twoImages!, PROFILES[platform]));
+    const only = renderReport(REPORTS.twoImages!, { ...PROFILES[platform], runtimeObjects: 'only' });
+    const omitted = renderReport(REPORTS.twoImages!, { ...PROFILES[platform], runtimeObjects: 'omit' });
+    expect([...byKey(only).keys()]).toEqual(runtimeObjects(REPORTS.twoImages!, platform).map((o) => `${o.kind} ${o.namespace}/${o.name}`));
+    // Together they are the whole chart, object for object.
+    expect(new Map([...byKey(omitted), ...byKey(only)])).toEqual(full);
+    expect(omitted.length + only.length).toBe(full.size);
+    // Once gathering is over there is no token to hold.
+    expect(renderReport(REPORTS.twoImages!, { ...PROFILES[platform], runtimeObjects: 'only', gathering: false }).map((m) => m.metadata.name))
+      .toEqual(runtimeObjects(REPORTS.twoImages!, platform).slice(1).map((o) => o.name));
+  });
 });

@@ -150,7 +150,8 @@ export class KubeClient {
       },
       ...(options.signal ? { signal: options.signal } : {}),
     };
-    await this.access.applyTo(requestOptions);
+    const credentials = this.access.applyTo(requestOptions);
+    if (credentials) await credentials; // only when they need it: otherwise the request leaves in this very turn
     const transport = url.protocol === 'https:' ? https : http;
     return new Promise((resolve, reject) => {
       const request = transport.request(requestOptions, (response) => {

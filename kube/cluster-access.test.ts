@@ -22,7 +22,7 @@ function kubeconfig(cluster: Record<string, unknown>, user: Record<string, unkno
   return file;
 }
 
-async function applied(access: { applyTo(o: https.RequestOptions): Promise<void> }): Promise<https.RequestOptions> {
+async function applied(access: { applyTo(o: https.RequestOptions): void | Promise<void> }): Promise<https.RequestOptions> {
   const options: https.RequestOptions = { headers: { Accept: 'application/json' } };
   await access.applyTo(options);
   return options;
@@ -39,6 +39,13 @@ describe('kubeconfigFileAccess', () => {
     const options = await applied(access);
     expect([options.ca, options.cert, options.key].map(String)).toEqual(['CA PEM', 'CERT PEM', 'KEY PEM']);
     expect(options.headers).toEqual({ Accept: 'application/json' });
+  });
+
+  it('applies certificates and tokens synchronously, so a request leaves in the turn that makes it', () => {
+    const file = kubeconfig({ server: 'https://h:1', 'certificate-authority-data': b64('CA PEM') }, { token: 't' });
+    const options: https.RequestOptions = {};
+    expect(kubeconfigFileAccess(file)!.applyTo(options)).toBeUndefined();
+    expect(options.headers).toEqual({ Authorization: 'Bearer t' });
   });
 
   it('reads files relative to the kubeconfig, a token, and the TLS switches', async () => {

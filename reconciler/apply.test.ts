@@ -4,7 +4,7 @@
  * client; the requests themselves are exercised against the real API server in test/integration/.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { applyObject, applyStage, applyStaged, firstDifference, isSubset, stageOf, stages } from './apply.js';
+import { applyObject, applyStage, applyStaged, firstDifference, isSubset } from './apply.js';
 import { KubeApiError, type KubeClient, type KubeObject } from '../kube/client.js';
 import type { ObjectRef } from '../kube/resources.js';
 
@@ -118,16 +118,6 @@ describe('applyStage', () => {
     expect(entries.map((e) => `${e.subject} ${e.action}`)).toEqual(['Service/ns/must-gather unchanged', 'ConfigMap/ns/cm created']);
     expect(writes).toEqual(['apply ConfigMap/cm']);
     expect(seen).toEqual(['ConfigMap/cm absent -> 2']);
-  });
-
-  it('orders the namespace and cluster-scoped objects first, Roles before their bindings, and the pod last', () => {
-    const ns = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ns' } } as KubeObject;
-    const binding = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'b' } } as KubeObject;
-    const role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: 'r', namespace: 'ns' } } as KubeObject;
-    const roleBinding = { ...role, kind: 'RoleBinding' };
-    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' } } as KubeObject;
-    expect([ns, binding, role, roleBinding, service([port]), pod].map(stageOf)).toEqual([0, 0, 1, 2, 2, 3]);
-    expect(stages([pod, roleBinding, service([port]), role, ns]).map((stage) => stage.map((o) => o.kind))).toEqual([['Namespace'], ['Role'], ['RoleBinding', 'Service'], ['Pod']]);
   });
 });
 

@@ -55,25 +55,6 @@ export function serverMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * The order objects are applied in: namespace and cluster-scoped objects; then what others refer to: Roles (the API
- * server resolves a RoleBinding's role to check it grants no more than its author holds: NotFound before the Role
- * exists) and ServiceAccounts (the token controller deletes a token Secret whose service account it cannot find yet);
- * then the rest, the pod last.
- */
-export function stageOf(object: KubeObject): number {
-  if (object.kind === 'Namespace' || !object.metadata.namespace) return 0;
-  if (object.kind === 'Role' || object.kind === 'ServiceAccount') return 1;
-  return object.kind === 'Pod' ? 3 : 2;
-}
-
-/** Desired objects grouped by stage, in order. */
-export function stages(objects: readonly KubeObject[]): KubeObject[][] {
-  const grouped: KubeObject[][] = [[], [], [], []];
-  for (const object of objects) grouped[stageOf(object)]!.push(object);
-  return grouped.filter((group) => group.length > 0);
-}
-
 /** A stage of {@link applyStaged}: objects applied together, once what they need is in place. */
 export interface Stage {
   /**

@@ -6,8 +6,10 @@
  * watch event that shows the write brings the report back.
  */
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { GatherToken } from '../constructs/gather-token-secret.js';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
 import { ingressHostname, LABELS, reportNamespaceName, reportObjectNames, serviceHostnames } from '../constructs/report-identity.js';
@@ -18,7 +20,8 @@ import { isTerminalReason, isWarningReason } from '../constructs/ready-reasons.j
 import type { IngressOptions } from '../constructs/report-ingress.js';
 import type { CertificateAndKey } from '../constructs/serving-cert.js';
 import { newCookieSecret, type RenderReportOptions, renderReport } from '../constructs/render.js';
-import { applyStaged, type ChangeSetEntry, type Stage, stageOf, type WriteObserver } from './apply.js';
+import { applyStaged, type ChangeSetEntry, type Stage, type WriteObserver } from './apply.js';
+import { reportStages } from './report-stages.js';
 import { currentToken, gatherTokenSeconds, renewalDue, requestGatherToken } from './gather-token.js';
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -298,10 +301,10 @@ export class Reconciler {
     // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
     const verdict = cache.ownsAnything(cached.metadata.uid ?? '') ? undefined : this.options.admission?.(cached);
     if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
-    // The finalizer goes on while the first stage (namespace, cluster-scoped objects) is applied: one round trip less
-    // per new report. No later stage starts before it is in place; a report deleted meanwhile gets what the first
-    // stage created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on
-    // with the server's answer, the newest there is, saves waiting for the watch to bring it.
+    // The finalizer goes on while the first stage (the namespace) is applied: one round trip less per new report. No
+    // later stage starts before it is in place; a report deleted meanwhile gets what the first stage created deleted
+    // again at once (and a crash in between is the orphan sweep's at the next start). Going on with the server's
+    // answer, the newest there is, saves waiting for the watch to bring it. Its request leaves now, before the render.
     const finalized = cached.metadata.finalizers?.includes(FINALIZER)
       ? Promise.resolve(cached)
       : this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
@@ -323,9 +326,11 @@ export class Reconciler {
     // What every status computed here is told beside the report itself.
     const known = { now, images, admittedAt, ...(cluster ? { cluster } : {}) };
     const gathering = !this.status({ ...known, report: cached, ...(pod ? { pod } : {}) }).gatheringOver;
-    // The serving certificate (Kubernetes profile): the live one while it is good, else a new one (a fraction of a
-    // millisecond: issued here, before the first stage, its Secret goes beside the other objects).
-    const tls = openshift ? undefined : await this.servingTls(key as ReportKey, names, secret);
+    // The serving certificate (Kubernetes profile): the live one while it is good, else a new one. Made in the next
+    // turn of the event loop, once the first stage's requests are on their way: its CPU (a fraction of a millisecond,
+    // several on a cold start) then overlaps their round trip instead of delaying them.
+    const issuing = openshift ? undefined : nextTurn().then(() => this.servingTls(key as ReportKey, names, secret));
+    issuing?.catch(() => undefined); // awaited by the stages that need it, and after them
     let token = gathering ? currentToken(cache.get(inNamespace('Secret', names.gatherTokenSecret)), now) : undefined;
     const base: RenderReportOptions = {
       platform: this.platform, images: this.images, clientCa: cache.clientCa(), gathering, gatherImages: images, ...(cluster ? { clusterFacts: cluster } : {}),
@@ -335,12 +340,16 @@ export class Reconciler {
     const cookieSecret = openshift ? secretValue(secret, 'session_secret') ?? newCookieSecret() : undefined;
     /** The chart but its runtime objects: rendered once for the same inputs (see render()). */
     const chart = this.render(key, cached, { ...base, runtimeObjects: 'omit' });
-    /** The runtime objects for what is at hand (a few Secrets: cheap to render, and the token changes). */
-    const renderRuntime = () => renderReport(cached, {
-      ...base, runtimeObjects: 'only', ...(openshift ? { cookieSecret } : { servingCertificate: tls!.servingCertificate }), ...(token ? { gatherToken: token } : {}),
-    }) as KubeObject[];
-    let runtime = renderRuntime();
-    const inStage = (stage: number, objects = chart) => objects.filter((object) => stageOf(object) === stage);
+    /** The runtime objects with a gather token, or none (a few Secrets: cheap to render, and the token changes). */
+    const renderRuntime = async (gatherToken: GatherToken | undefined) => {
+      const tls = await issuing;
+      return renderReport(cached, {
+        ...base, runtimeObjects: 'only', ...(tls ? { servingCertificate: tls.servingCertificate } : { cookieSecret }), ...(gatherToken ? { gatherToken } : {}),
+      }) as KubeObject[];
+    };
+    /** The token that stage 2 applies the Secret of: one still good, else stage 3 requests a new one. */
+    const currentGatherToken = token;
+    const stages = reportStages(chart, names);
     /**
      * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
      * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
@@ -360,25 +369,23 @@ export class Reconciler {
       return undefined;
     };
     const plan: Stage[] = [
-      /* 0 */ { objects: inStage(0) },
-      /* 1 */ { objects: inStage(1), waitsFor: afterFinalizer },
-      // What needs no account (claim, Service, network policy, client CA, bindings, the runtime Secrets at hand):
-      // applied beside the chain account -> token -> its Secret, which does not wait for them; the pod does.
-      /* 2 */ { objects: [...inStage(2), ...inStage(2, runtime)], waitsFor: afterFinalizer, after: [0] },
+      // The chain namespace -> gather account -> token -> its Secret -> pod; the rest beside it (see reportStages).
+      /* 0 */ { objects: stages.namespace },
+      /* 1 */ { objects: stages.gatherAccount, waitsFor: afterFinalizer },
+      /* 2 */ { objects: async () => [...stages.beside, ...(await renderRuntime(currentGatherToken))], waitsFor: afterFinalizer, after: [0] },
       {
         // A new gather token (or a renewed one) for the account stage 1 made; then its Secret, before the pod mounts it.
         objects: async () => {
           if (!gathering || token) return [];
           const account = inNamespace('ServiceAccount', names.gatherServiceAccount);
           token = await requestGatherToken(this.client, account, gatherTokenSeconds(resolveSpec(cached.spec), images.length, this.startTimeoutMs), this.now);
-          const applied = new Set(runtime.map((object) => refString(refOf(object))));
-          runtime = renderRuntime();
-          return runtime.filter((object) => !applied.has(refString(refOf(object))));
+          const tokenSecret = inNamespace('Secret', names.gatherTokenSecret);
+          return (await renderRuntime(token)).filter((object) => refString(refOf(object)) === refString(tokenSecret));
         },
         after: [1],
       },
       {
-        objects: inStage(3),
+        objects: stages.pod,
         after: [2, 3],
         waitsFor: async () => {
           if (pod) return undefined; // create-only: it stays as it is
@@ -395,7 +402,7 @@ export class Reconciler {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
       // Only against the whole chart: one without its token would have the token Secret deleted.
-      if (!gathering || token) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), [...chart, ...runtime], { onWrite })));
+      if (!gathering || token) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), [...chart, ...(await renderRuntime(token))], { onWrite })));
     } catch (err) {
       applyError = err as Error;
     }
@@ -410,6 +417,7 @@ export class Reconciler {
     this.options.onChanges?.(key, changes);
     const livePod = (changes.find((c) => c.ref.kind === 'Pod')?.live ?? pod) as (PodView & KubeObject) | undefined;
 
+    const tls = await issuing?.catch(() => undefined); // a failure to issue one failed the stage that needed it
     const route = openshift ? cache.get<RouteView & KubeObject>(inNamespace('Route', names.main)) : undefined;
     const claim = cache.get<ClaimView & KubeObject>(inNamespace('PersistentVolumeClaim', names.main));
     const result = this.status({

@@ -8,7 +8,6 @@ import { ensureBinaries } from '../../controlplane/index.js';
 import { REPORT_SCHEMA } from '../../constructs/crd.js';
 import { API_GROUP, API_VERSION, KIND, PLURAL } from '../../constructs/report-api.js';
 import { renderInstall, renderReport } from '../../constructs/render.js';
-import { stages } from '../../reconciler/apply.js';
 import { KubeApiError, KubeClient, type KubeObject } from '../../kube/client.js';
 import { collectionPath, RESOURCES } from '../../kube/resources.js';
 import { serviceAccountToken } from './file-server.js';
@@ -205,9 +204,7 @@ describe('the MustGatherReport CRD on a real API server', () => {
     const manifests = renderReport(report as never) as unknown as KubeObject[];
     // Dry-run objects need their namespace and service accounts to exist for real.
     for (const object of manifests.filter((m) => m.kind === 'Namespace' || m.kind === 'ServiceAccount')) await admin.apply(object, { fieldManager: 'test' });
-    for (const stage of stages(manifests)) {
-      for (const object of stage) await expect(admin.apply(object, { fieldManager: 'test', dryRun: true }), `${object.kind}/${object.metadata.name}`).resolves.toBeDefined();
-    }
+    for (const object of manifests) await expect(admin.apply(object, { fieldManager: 'test', dryRun: true }), `${object.kind}/${object.metadata.name}`).resolves.toBeDefined();
     const install = renderInstall({ operatorNamespace: `${namespace}-operator` }) as unknown as KubeObject[];
     await admin.apply(install.find((m) => m.kind === 'Namespace')!, { fieldManager: 'test' });
     for (const object of install) await expect(admin.apply(object, { fieldManager: 'test', dryRun: true }), `${object.kind}/${object.metadata.name}`).resolves.toBeDefined();

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { renderReport } from '../constructs/render.js';
+import { reportObjectNames } from '../constructs/report-identity.js';
+import type { KubeObject } from '../kube/client.js';
+import { reportStages } from './report-stages.js';
+
+const report = {
+  apiVersion: 'mustgather.openshift.io/v1alpha1', kind: 'MustGatherReport',
+  metadata: { name: 'r', namespace: 'team', uid: '6f1c1e9a-0000-4000-8000-000000000001' },
+  spec: { images: ['quay.io/a/must-gather:1'] },
+};
+
+describe('reportStages', () => {
+  it.each([
+    ['openshift', {}],
+    ['kubernetes', { ingress: { hostSuffix: 'apps.example.com' } }],
+  ] as const)('puts only the namespace and the gather account on the pod\'s path (%s)', (platform, extra) => {
+    const chart = renderReport(report, { platform, runtimeObjects: 'omit', ...extra }) as unknown as KubeObject[];
+    const names = reportObjectNames(report.metadata);
+    const stages = reportStages(chart, names);
+    expect(stages.namespace.map((o) => o.metadata.name)).toEqual([names.namespace]);
+    expect(stages.gatherAccount.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([`ServiceAccount/${names.gatherServiceAccount}`]);
+    expect(stages.pod.map((o) => o.kind)).toEqual(['Pod']);
+    expect([...stages.namespace, ...stages.gatherAccount, ...stages.beside, ...stages.pod]).toHaveLength(chart.length);
+    // What goes beside the chain needs nothing but the namespace: no Role a binding would wait for (bindings refer to
+    // ClusterRoles), no legacy token Secret that needs its account first.
+    for (const object of stages.beside) {
+      expect(object.kind, `${object.kind}/${object.metadata.name}`).not.toBe('Role');
+      if (object.kind === 'RoleBinding' || object.kind === 'ClusterRoleBinding') expect((object as { roleRef?: { kind?: string } }).roleRef?.kind).toBe('ClusterRole');
+      if (object.kind === 'Secret') expect((object as { type?: string }).type).not.toBe('kubernetes.io/service-account-token');
+    }
+  });
+
+  it('leaves a gathering-over chart without a gather account', () => {
+    const chart = renderReport(report, { runtimeObjects: 'omit', gathering: false }) as unknown as KubeObject[];
+    expect(reportStages(chart, reportObjectNames(report.metadata)).gatherAccount).toEqual([]);
+  });
+});

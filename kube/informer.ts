@@ -4,10 +4,10 @@
  * compaction, dropped connections, a load balancer that silently stops forwarding); every one of those ends in a
  * resumed watch or a re-list, never in a crashed process or a cache that quietly stops changing.
  */
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { isGone, type KubeClient, type KubeObject, type WatchEvent } from './client.js';
 import type { ResourceType } from './resources.js';
 import { exponentialDelay, jittered, sleep } from './backoff.js';
+import { type PackedJson, packJson, unpackJson } from './packed-json.js';
 
 export interface InformerHandlers<T extends KubeObject = KubeObject> {
   onAdd?(object: T): void;
@@ -72,8 +72,7 @@ export function objectKey(object: { metadata: { name: string; namespace?: string
 /** How the cache holds an object: itself, or (compact) its deflated JSON; with what the informer reads without parsing. */
 interface Stored<T> {
   readonly object?: T;
-  /** The deflated JSON as a one-byte string: exactly its size in the heap (a small Buffer would pin a pool slab). */
-  readonly packed?: string;
+  readonly packed?: PackedJson<T>;
   readonly resourceVersion: string | undefined;
   /** Its `indexBy` value. */
   readonly index: string | undefined;
@@ -179,11 +178,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     const { resourceVersion } = object.metadata;
     const index = this.options.indexBy?.(object);
     if (!this.options.compact) return { object, resourceVersion, index };
-    return { packed: deflateRawSync(JSON.stringify(object), { level: 1 }).toString('latin1'), resourceVersion, index };
+    return { packed: packJson(object), resourceVersion, index };
   }
 
   private load(stored: Stored<T>): T {
-    return stored.object ?? (JSON.parse(inflateRawSync(Buffer.from(stored.packed!, 'latin1')).toString('utf8')) as T);
+    return stored.object ?? unpackJson(stored.packed!);
   }
 
   private indexed(key: string, stored: Stored<T> | undefined, old: Stored<T> | undefined): void {

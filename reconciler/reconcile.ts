@@ -8,7 +8,6 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { GatherToken } from '../constructs/gather-token-secret.js';
 import { DEFAULT_OPERATOR_NAMESPACE, OPERATOR_NAME } from '../constructs/install-chart.js';
 import { DEFAULT_DOWNLOAD_ACCESS, type DownloadAccess, PATHS, type Platform } from '../constructs/pod-contract.js';
@@ -26,6 +25,7 @@ import { currentToken, gatherTokenSeconds, renewalDue, requestGatherToken } from
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
+import { type PackedJson, packJson, unpackJson } from '../kube/packed-json.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
 import { type ObjectRef, refOf, refString, RESOURCES, secretValue } from '../kube/resources.js';
 import { checkServingCertificate, ensureServingCa, issueServingCertificate, renewalTime, type ServingCa } from './serving-ca.js';
@@ -157,10 +157,10 @@ export class Reconciler {
   /**
    * The last chart rendered for each report, by a digest of what it was rendered from: a report is reconciled many
    * times (every watch event of what it owns), its inputs rarely change, and a render costs milliseconds of CPU. Kept
-   * as deflated JSON (a 40 KB chart in 5 KB; inflating and parsing it back costs a tenth of a render): a thousand
-   * reports' charts held as objects would be most of the operator's heap.
+   * packed (a 40 KB chart in 5 KB; unpacking it costs a tenth of a render): a thousand reports' charts held as objects
+   * would be most of the operator's heap.
    */
-  private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly chart: Buffer }>();
+  private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly chart: PackedJson<KubeObject[]> }>();
   /** Resolves a starting report's images, and reads what it tells of the cluster: reads only reports that start pay for. */
   private readonly resolver: ImageResolver;
   private readonly clusterFacts: ClusterFactsReader;
@@ -269,10 +269,9 @@ export class Reconciler {
     const { name, namespace, uid } = report.metadata;
     const inputs = createHash('sha256').update(JSON.stringify([name, namespace, uid, report.spec, options])).digest('base64');
     const last = this.rendered.get(key as ReportKey);
-    if (last?.inputs === inputs) return JSON.parse(inflateRawSync(last.chart).toString('utf8')) as KubeObject[];
+    if (last?.inputs === inputs) return unpackJson(last.chart);
     const objects = renderReport(report, options) as KubeObject[];
-    // A copy of exactly its size: zlib's answer is a view of its 16 KB output chunk, which it would keep alive.
-    this.rendered.set(key as ReportKey, { inputs, chart: Buffer.from(deflateRawSync(JSON.stringify(objects), { level: 1 })) });
+    this.rendered.set(key as ReportKey, { inputs, chart: packJson(objects) });
     return objects;
   }
 
@@ -340,12 +339,24 @@ export class Reconciler {
     const cookieSecret = openshift ? secretValue(secret, 'session_secret') ?? newCookieSecret() : undefined;
     /** The chart but its runtime objects: rendered once for the same inputs (see render()). */
     const chart = this.render(key, cached, { ...base, runtimeObjects: 'omit' });
-    /** The runtime objects with a gather token, or none (a few Secrets: cheap to render, and the token changes). */
-    const renderRuntime = async (gatherToken: GatherToken | undefined) => {
-      const tls = await issuing;
-      return renderReport(cached, {
-        ...base, runtimeObjects: 'only', ...(tls ? { servingCertificate: tls.servingCertificate } : { cookieSecret }), ...(gatherToken ? { gatherToken } : {}),
-      }) as KubeObject[];
+    /**
+     * The runtime objects with a gather token, or none (a few Secrets: cheap to render, and the token changes); the
+     * last ones are kept, so the stage that applies them and the prune after it share one render.
+     */
+    let lastRuntime: { readonly token: GatherToken | undefined; readonly objects: Promise<KubeObject[]> } | undefined;
+    const renderRuntime = (gatherToken: GatherToken | undefined): Promise<KubeObject[]> => {
+      if (!lastRuntime || lastRuntime.token !== gatherToken) {
+        lastRuntime = {
+          token: gatherToken,
+          objects: (async () => {
+            const tls = await issuing;
+            return renderReport(cached, {
+              ...base, runtimeObjects: 'only', ...(tls ? { servingCertificate: tls.servingCertificate } : { cookieSecret }), ...(gatherToken ? { gatherToken } : {}),
+            }) as KubeObject[];
+          })(),
+        };
+      }
+      return lastRuntime.objects;
     };
     /** The token that stage 2 applies the Secret of: one still good, else stage 3 requests a new one. */
     const currentGatherToken = token;

@@ -5,7 +5,6 @@
  * (the start or expiry deadline). A cache that has not yet shown one of the reconciler's own writes is not read: the
  * watch event that shows the write brings the report back.
  */
-import { createHash } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { isDeepStrictEqual } from 'node:util';
 import type { GatherToken } from '../constructs/gather-token-secret.js';
@@ -25,7 +24,7 @@ import { currentToken, gatherTokenSeconds, renewalDue, requestGatherToken } from
 import { ReportCache } from './cache.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isConflict, isNotFound, type KubeClient, type KubeObject } from '../kube/client.js';
-import { type PackedJson, packJson, unpackJson } from '../kube/packed-json.js';
+import { ChartMemo } from './chart-memo.js';
 import { deleteObjects, prune, removeReportObjects } from './ownership.js';
 import { type ObjectRef, refOf, refString, RESOURCES, secretValue } from '../kube/resources.js';
 import { checkServingCertificate, ensureServingCa, issueServingCertificate, renewalTime, type ServingCa } from './serving-ca.js';
@@ -154,13 +153,8 @@ export class Reconciler {
   private readonly cache: ReportCache;
   /** Set when the cache is the reconciler's own: started at the first reconcile. */
   private ownCache: Promise<void> | undefined;
-  /**
-   * The last chart rendered for each report, by a digest of what it was rendered from: a report is reconciled many
-   * times (every watch event of what it owns), its inputs rarely change, and a render costs milliseconds of CPU. Kept
-   * packed (a 40 KB chart in 5 KB; unpacking it costs a tenth of a render): a thousand reports' charts held as objects
-   * would be most of the operator's heap.
-   */
-  private readonly rendered = new Map<ReportKey, { readonly inputs: string; readonly chart: PackedJson<KubeObject[]> }>();
+  /** The last chart rendered for each report (a render costs milliseconds; a report is reconciled many times). */
+  private readonly rendered = new ChartMemo<ReportKey>();
   /** Resolves a starting report's images, and reads what it tells of the cluster: reads only reports that start pay for. */
   private readonly resolver: ImageResolver;
   private readonly clusterFacts: ClusterFactsReader;
@@ -260,19 +254,14 @@ export class Reconciler {
 
   /** Drops what was kept for a report that is gone. */
   private forgetReport(key: ReportKey): void {
-    this.rendered.delete(key);
+    this.rendered.forget(key);
     this.goodCertificates.delete(key);
   }
 
   /** The report's chart: the last one rendered when the inputs are the same (the chart is a pure function of them). */
   private render(key: string, report: MustGatherReport, options: RenderReportOptions): KubeObject[] {
     const { name, namespace, uid } = report.metadata;
-    const inputs = createHash('sha256').update(JSON.stringify([name, namespace, uid, report.spec, options])).digest('base64');
-    const last = this.rendered.get(key as ReportKey);
-    if (last?.inputs === inputs) return unpackJson(last.chart);
-    const objects = renderReport(report, options) as KubeObject[];
-    this.rendered.set(key as ReportKey, { inputs, chart: packJson(objects) });
-    return objects;
+    return this.rendered.chart(key as ReportKey, [name, namespace, uid, report.spec, options], () => renderReport(report, options) as KubeObject[]);
   }
 
   async reconcile(key: string): Promise<ReconcileResult> {

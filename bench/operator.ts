@@ -24,7 +24,8 @@
  * --start-timeout 0: no report ends StartTimedOut while the bench runs (pods never start here); no fleet limits.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
+import { type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../controlplane/index.js';
 import { renderInstall, renderReport, type RenderReportOptions } from '../constructs/render.js';
@@ -332,23 +333,45 @@ async function machineCpu(): Promise<{ busy: number; cpus: number }> {
   return { busy: busy / 100, cpus: lines.filter((line) => /^cpu\d/.test(line)).length };
 }
 
-/** A process's and the machine's CPU use so far, at a moment. */
+/** The control plane's processes (kube-apiserver, etcd, kube-controller-manager): those whose command line names its data dir. */
+async function controlPlanePids(dataDir: string): Promise<Map<string, number>> {
+  const pids = new Map<string, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8').then((text) => text.split('\0'), () => []);
+    if (args.some((arg) => arg.includes(dataDir))) pids.set(path.basename(args[0]!), Number(entry));
+  }
+  return pids;
+}
+
+/** CPU use so far, at a moment: the process measured, each control plane process, and the machine. */
 interface CpuMark {
   readonly process: number;
+  readonly controlPlane: ReadonlyMap<string, number>;
   readonly machine: number;
   readonly cpus: number;
   readonly at: number;
 }
 
-async function cpuMark(pid: number | 'self'): Promise<CpuMark> {
+async function cpuMark(pid: number | 'self', controlPlane: ReadonlyMap<string, number>): Promise<CpuMark> {
   const { busy, cpus } = await machineCpu();
-  return { process: await cpuSeconds(pid), machine: busy, cpus, at: Date.now() };
+  const used = new Map<string, number>();
+  for (const [name, cpPid] of controlPlane) used.set(name, await cpuSeconds(cpPid).catch(() => NaN));
+  return { process: await cpuSeconds(pid), controlPlane: used, machine: busy, cpus, at: Date.now() };
 }
 
-/** Between two marks: the process's CPU seconds, and how busy the machine was (share of all its CPUs). */
-function cpuBetween(from: CpuMark, to: CpuMark): string {
+/**
+ * Between two marks: the process's CPU seconds, the control plane's (kube-apiserver and etcd, per report: the same
+ * objects cost the API server the same whoever sends them, so what differs is what the operator adds), and how busy
+ * the machine was (share of all its CPUs).
+ */
+function cpuBetween(from: CpuMark, to: CpuMark, reports: number): string {
   const share = (to.machine - from.machine) / (to.cpus * (to.at - from.at) / 1000);
-  return `${(to.process - from.process).toFixed(1)} CPU-s, machine ${(100 * share).toFixed(0)}% busy`;
+  const server = ['kube-apiserver', 'etcd'].map((name) => {
+    const used = (to.controlPlane.get(name) ?? NaN) - (from.controlPlane.get(name) ?? NaN);
+    return `${name} ${used.toFixed(1)} (${((1000 * used) / reports).toFixed(0)} ms/report)`;
+  });
+  return `${(to.process - from.process).toFixed(1)} CPU-s, ${server.join(', ')}, machine ${(100 * share).toFixed(0)}% busy`;
 }
 
 async function settle(operator: OperatorProcess, audit: AuditTail, minReconciles = 0, quietMs = QUIET_MS, timeoutMs = 10 * 60_000): Promise<void> {
@@ -434,7 +457,8 @@ async function main(): Promise<void> {
     const fleetNames = Array.from({ length: REPORTS }, (_, i) => `r-${i}`);
     const fleetNamespaces = new Set<string>();
     const fleetStarted = Date.now();
-    const fleetCpu = await cpuMark(operator.pid);
+    const controlPlane = await controlPlanePids(cp.dataDir);
+    const fleetCpu = await cpuMark(operator.pid, controlPlane);
     await pool(fleetNames, CREATE_CONCURRENCY, async (name) => {
       const report = await admin.create(reportObject('bench-fleet', name)) as unknown as MustGatherReport;
       fleetNamespaces.add(reportObjectNames(report.metadata).namespace);
@@ -458,7 +482,7 @@ async function main(): Promise<void> {
     } finally {
       clearInterval(progress);
     }
-    const fleetCpuUsed = cpuBetween(fleetCpu, await cpuMark(operator.pid));
+    const fleetCpuUsed = cpuBetween(fleetCpu, await cpuMark(operator.pid, controlPlane), REPORTS);
     const fleetReconciles = await operator.metric('mustgather_reconcile_total');
     const fleetDone = Math.max(...[...fleetNamespaces].map((ns) => watch.seen.get(ns)!));
     const fleetSeconds = (fleetDone - fleetStarted) / 1000;
@@ -534,7 +558,7 @@ async function main(): Promise<void> {
       sleepers.clear();
     };
     const bareStarted = Date.now();
-    const bareCpu = await cpuMark('self');
+    const bareCpu = await cpuMark('self', controlPlane);
     const creator = pool(bareNames, CREATE_CONCURRENCY, async (name) => {
       const report = await admin.create(reportObject('bench-bare', name)) as unknown as MustGatherReport;
       bareNamespaces.add(reportObjectNames(report.metadata).namespace);
@@ -577,7 +601,7 @@ async function main(): Promise<void> {
     });
     await Promise.all([creator, ...workers]);
     await watch.until('every bare pod', () => [...bareNamespaces].every((ns) => watch.seen.has(ns)), 60_000);
-    const bareCpuUsed = cpuBetween(bareCpu, await cpuMark('self'));
+    const bareCpuUsed = cpuBetween(bareCpu, await cpuMark('self', controlPlane), REPORTS);
     const bareSeconds = (Math.max(...[...bareNamespaces].map((ns) => watch.seen.get(ns)!)) - bareStarted) / 1000;
 
     // ---------- figures ----------

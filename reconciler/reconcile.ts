@@ -289,10 +289,12 @@ export class Reconciler {
     // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
     const verdict = cache.ownsAnything(cached.metadata.uid ?? '') ? undefined : this.options.admission?.(cached);
     if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
-    // The finalizer goes on while the first stage (the namespace) is applied: one round trip less per new report. No
-    // later stage starts before it is in place; a report deleted meanwhile gets what the first stage created deleted
-    // again at once (and a crash in between is the orphan sweep's at the next start). Going on with the server's
-    // answer, the newest there is, saves waiting for the watch to bring it. Its request leaves now, before the render.
+    // The finalizer goes on while the namespace and the chain in it (gather account, token, its Secret) are applied:
+    // one round trip less per new report. What its namespace's deletion does not take (cluster role bindings, the
+    // event recorder's binding beside the report) and the pod wait for it; a report deleted meanwhile gets what was
+    // created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on with the
+    // server's answer, the newest there is, saves waiting for the watch to bring it. Its request leaves now, before
+    // the render.
     const finalized = cached.metadata.finalizers?.includes(FINALIZER)
       ? Promise.resolve(cached)
       : this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
@@ -361,7 +363,11 @@ export class Reconciler {
       recording = this.writeStatus(key, current, this.status({ ...known, report: current }));
       recording.catch(() => undefined); // awaited by the pod's stage, or after the stages
     };
-    /** No stage after the first before the finalizer is in place; then status.images is written beside the stages. */
+    /**
+     * Nothing beside the chain before the finalizer is in place; then status.images is written beside the stages. The
+     * chain does not wait for it: the gather account is then served alone, while the finalizer's write is in flight,
+     * instead of last in the burst of a dozen writes beside it (an idle report's pod came ~10 ms later).
+     */
     const afterFinalizer = async () => {
       const current = await finalized;
       if (!current) return 'the report, deleted meanwhile';
@@ -369,9 +375,10 @@ export class Reconciler {
       return undefined;
     };
     const plan: Stage[] = [
-      // The chain namespace -> gather account -> token -> its Secret -> pod; the rest beside it (see reportStages).
+      // The chain namespace -> gather account -> token -> its Secret -> pod; what the pod runs with beside it, what
+      // only serves the archive with the pod (see reportStages).
       /* 0 */ { objects: stages.namespace },
-      /* 1 */ { objects: stages.gatherAccount, waitsFor: afterFinalizer },
+      /* 1 */ { objects: stages.gatherAccount },
       /* 2 */ { objects: async () => [...stages.beside, ...(await renderRuntime(currentGatherToken))], waitsFor: afterFinalizer, after: [0] },
       {
         // A new gather token (or a renewed one) for the account stage 1 made; then its Secret, before the pod mounts it.
@@ -395,6 +402,7 @@ export class Reconciler {
           return undefined;
         },
       },
+      /* 5 */ { objects: stages.serving, after: [2, 3] },
     ];
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;

@@ -289,12 +289,11 @@ export class Reconciler {
     // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
     const verdict = cache.ownsAnything(cached.metadata.uid ?? '') ? undefined : this.options.admission?.(cached);
     if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
-    // The finalizer goes on while the namespace and the chain in it (gather account, token, its Secret) are applied:
-    // one round trip less per new report. What its namespace's deletion does not take (cluster role bindings, the
-    // event recorder's binding beside the report) and the pod wait for it; a report deleted meanwhile gets what was
-    // created deleted again at once (and a crash in between is the orphan sweep's at the next start). Going on with the
-    // server's answer, the newest there is, saves waiting for the watch to bring it. Its request leaves now, before
-    // the render.
+    // The finalizer goes on while the namespace and what goes in it are applied: one round trip less per new report.
+    // What its namespace's deletion does not take (cluster role bindings, the event recorder's binding beside the
+    // report) and the pod wait for it; a report deleted meanwhile gets what was created deleted again at once (and a
+    // crash in between is the orphan sweep's at the next start). Going on with the server's answer, the newest there
+    // is, saves waiting for the watch to bring it. Its request leaves now, before the render.
     const finalized = cached.metadata.finalizers?.includes(FINALIZER)
       ? Promise.resolve(cached)
       : this.patchFinalizers(key, cached, [...(cached.metadata.finalizers ?? []), FINALIZER]);
@@ -349,9 +348,15 @@ export class Reconciler {
       }
       return lastRuntime.objects;
     };
-    /** The token that stage 2 applies the Secret of: one still good, else stage 3 requests a new one. */
+    /** The token that stage 2 applies the Secret of: one still good, else stage 4 requests a new one. */
     const currentGatherToken = token;
+    // Stage 2's runtime Secrets are rendered in the next turn, once the first requests are out: ready when the
+    // namespace is, instead of a render after its answer on the way to the pod.
+    nextTurn().then(() => renderRuntime(currentGatherToken)).catch(() => undefined); // the stage awaits the same render
     const stages = reportStages(chart, names);
+    const inReportNamespace = (object: KubeObject) => object.metadata.namespace === names.namespace;
+    const besideInside = stages.beside.filter(inReportNamespace);
+    const besideOutside = stages.beside.filter((object) => !inReportNamespace(object));
     /**
      * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
      * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
@@ -364,9 +369,10 @@ export class Reconciler {
       recording.catch(() => undefined); // awaited by the pod's stage, or after the stages
     };
     /**
-     * Nothing beside the chain before the finalizer is in place; then status.images is written beside the stages. The
-     * chain does not wait for it: the gather account is then served alone, while the finalizer's write is in flight,
-     * instead of last in the burst of a dozen writes beside it (an idle report's pod came ~10 ms later).
+     * Nothing outside the report's namespace before the finalizer is in place; then status.images is written beside
+     * the stages. What goes in the namespace does not wait for it: the gather account is then served while the
+     * finalizer's write is in flight, instead of last in the burst of a dozen writes beside it (an idle report's pod
+     * came ~10 ms later).
      */
     const afterFinalizer = async () => {
       const current = await finalized;
@@ -379,8 +385,9 @@ export class Reconciler {
       // only serves the archive with the pod (see reportStages).
       /* 0 */ { objects: stages.namespace },
       /* 1 */ { objects: stages.gatherAccount },
-      /* 2 */ { objects: async () => [...stages.beside, ...(await renderRuntime(currentGatherToken))], waitsFor: afterFinalizer, after: [0] },
-      {
+      /* 2 */ { objects: async () => [...besideInside, ...(await renderRuntime(currentGatherToken))], after: [0] },
+      /* 3 */ { objects: besideOutside, waitsFor: afterFinalizer, after: [0] },
+      /* 4 */ {
         // A new gather token (or a renewed one) for the account stage 1 made; then its Secret, before the pod mounts it.
         objects: async () => {
           if (!gathering || token) return [];
@@ -391,9 +398,9 @@ export class Reconciler {
         },
         after: [1],
       },
-      {
+      /* 5 */ {
         objects: stages.pod,
-        after: [2, 3],
+        after: [2, 3, 4],
         waitsFor: async () => {
           if (pod) return undefined; // create-only: it stays as it is
           // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
@@ -402,7 +409,7 @@ export class Reconciler {
           return undefined;
         },
       },
-      /* 5 */ { objects: stages.serving, after: [2, 3] },
+      /* 6 */ { objects: stages.serving, after: [2, 3, 4] },
     ];
     const changes: ChangeSetEntry[] = [];
     let applyError: Error | undefined;

@@ -584,8 +584,8 @@ async function main(): Promise<void> {
           servingCertificate: await issueServingCertificate(ca, serviceHostnames(names)),
         };
         // As the operator: the chart without its runtime Secrets rendered once, the Secrets alone; the namespace, then
-        // the chain gather account -> token -> its Secret beside what the pod runs with; the pod last, with what only
-        // serves the archive.
+        // the chain gather account -> token -> its Secret beside what the pod runs with; the pod, then what only serves
+        // the archive.
         const apply = (objects: KubeObject[]) => Promise.all(objects.map((object) => admin.apply(object, { fieldManager: 'bench-bare', force: true })));
         const stages = reportStages(renderReport(report, { ...options, runtimeObjects: 'omit' }) as unknown as KubeObject[], names);
         await apply(stages.namespace);
@@ -597,7 +597,8 @@ async function main(): Promise<void> {
           await apply(tokenSecret.filter((object) => object.metadata.name === names.gatherTokenSecret));
         })();
         await Promise.all([chain, apply([...stages.beside, ...(renderReport(report, { ...options, runtimeObjects: 'only' }) as unknown as KubeObject[])])]);
-        await Promise.all([apply(stages.pod), apply(stages.serving)]);
+        await apply(stages.pod);
+        await apply(stages.serving);
       }
     });
     await Promise.all([creator, ...workers]);

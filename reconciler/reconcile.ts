@@ -382,7 +382,7 @@ export class Reconciler {
     };
     const plan: Stage[] = [
       // The chain namespace -> gather account -> token -> its Secret -> pod; what the pod runs with beside it, what
-      // only serves the archive with the pod (see reportStages).
+      // only serves the archive after the pod (see reportStages).
       /* 0 */ { objects: stages.namespace },
       /* 1 */ { objects: stages.gatherAccount },
       /* 2 */ { objects: async () => [...besideInside, ...(await renderRuntime(currentGatherToken))], after: [0] },

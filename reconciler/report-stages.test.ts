@@ -34,7 +34,7 @@ describe('reportStages', () => {
   it.each([
     ['openshift', {}, 'Route'],
     ['kubernetes', { ingress: { hostSuffix: 'apps.example.com' } }, 'Ingress'],
-  ] as const)('sends what only serves the archive with the pod, and nothing the pod runs with (%s)', (platform, extra, front) => {
+  ] as const)('leaves what only serves the archive for after the pod, and nothing the pod runs with (%s)', (platform, extra, front) => {
     const chart = renderReport(report, { platform, runtimeObjects: 'omit', ...extra }) as unknown as KubeObject[];
     const names = reportObjectNames(report.metadata);
     const stages = reportStages(chart, names);

@@ -5,8 +5,9 @@
  * ClusterRoles only, the claim, Service, network policy, client CA, the other Secrets), so it is applied beside that
  * chain, and the pod waits for what it runs with. What only serves the archive, once every gather is done (the
  * network policy in front of the file server, its Route or Ingress, the bindings only the file server uses: token
- * reviews, events), goes with the pod instead. Requests sent together are served together: an account applied beside
- * a dozen other objects took as long as the slowest of them, so every write before the pod delays it.
+ * reviews, events), goes after the pod instead. Requests sent together are served together: an account applied
+ * beside a dozen other objects took as long as the slowest of them, so every write before the pod, or beside it,
+ * delays it.
  *
  * The Service stays before the pod: on OpenShift the service CA makes the pod's serving certificate Secret from it,
  * and the pod cannot start without that Secret.
@@ -24,7 +25,7 @@ export interface ReportStages {
   readonly beside: KubeObject[];
   /** Last, once every other object (and the token's Secret) exists. */
   readonly pod: KubeObject[];
-  /** With the pod: what only serves the archive once gathering is done. */
+  /** After the pod: what only serves the archive once gathering is done. */
   readonly serving: KubeObject[];
 }
 

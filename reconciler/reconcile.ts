@@ -359,8 +359,8 @@ export class Reconciler {
     const besideOutside = stages.beside.filter((object) => !inReportNamespace(object));
     /**
      * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
-     * while stages 1 and 2 apply (it needs only the finalizer in place); the pod waits for it. Its answer is the report
-     * the next status write builds on.
+     * beside the stages once the finalizer is in place (it needs nothing else); the pod waits for it. Its answer is
+     * the report the next status write builds on.
      */
     let recording: Promise<MustGatherReport | undefined> | undefined;
     const recordImages = (current: MustGatherReport) => {

@@ -10,7 +10,7 @@ import { ReportCache } from '../../reconciler/cache.js';
 import { Controller } from '../../reconciler/controller.js';
 import type { KubeClient, KubeObject, WatchEvent } from '../../kube/client.js';
 import { FINALIZER, Reconciler, reportKey } from '../../reconciler/reconcile.js';
-import { adminClient, createReport, eventually, LOCAL_CLUSTER, localOnly, operatorClient, testNamespace } from './helpers.js';
+import { adminClient, createReport, eventually, LOCAL_CLUSTER, localOnly, operatorClient, ownedObjects, testNamespace } from './helpers.js';
 
 const IMAGES = ['quay.io/kubevirt/must-gather:v1.5'];
 
@@ -99,6 +99,40 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its 
     const writesOf = (path: string) => writes.filter((w) => w.endsWith(path)).length;
     expect(writesOf(`/namespaces/${names.namespace}`)).toBe(1);
     expect(writesOf(`/mustgatherreports/lagging`)).toBe(1);
+  });
+
+  it('a report deleted before its finalizer is in place gets nothing outside its namespace, no pod, and leaves nothing behind', async () => {
+    // What goes in a report's namespace is applied while the finalizer's write is in flight; the cluster-scoped
+    // bindings and the pod wait for it. Here the report is gone when the finalizer's write arrives (the cache, held
+    // back, still shows it), so the reconcile must make nothing that the namespace's deletion would not take, and
+    // delete what it made.
+    const namespace = await testNamespace(admin);
+    const operator = await operatorClient(admin);
+    const watches = heldWatches(operator);
+    const cache = new ReportCache({ client: watches.client, namespaces: [namespace] });
+    cache.start();
+    cleanups.push(() => cache.stop());
+    await cache.waitForSync();
+    const reconciler = new Reconciler({ client: operator, cache, pollAfterMs: 50 });
+    const writes = countWrites(operator);
+
+    const created = await createReport(admin, namespace, 'gone-early', { images: IMAGES, deleteAfter: '30m' });
+    const key = reportKey(created);
+    const names = reportObjectNames(created.metadata);
+    await eventually(async () => cache.get({ kind: 'MustGatherReport', namespace, name: 'gone-early' }) !== undefined, 'the cache to see the report');
+    watches.hold();
+    await admin.delete({ kind: 'MustGatherReport', namespace, name: 'gone-early' }); // no finalizer yet: gone at once
+    await reconciler.reconcile(key);
+
+    // The namespace and the chain in it were made (the finalizer's write did not hold them up) ...
+    expect(writes).toContain(`PATCH /api/v1/namespaces/${names.namespace}`);
+    expect(writes).toContain(`POST /api/v1/namespaces/${names.namespace}/serviceaccounts/${names.gatherServiceAccount}/token`);
+    // ... nothing outside it, and no pod, ...
+    expect(writes.filter((w) => w.includes('clusterrolebindings') || w.includes('/rolebindings/') || w.endsWith('/pods') || w.includes('/pods/'))).toEqual([]);
+    // ... and what was made is deleted again: the namespace goes, taking the rest.
+    expect(writes).toContain(`DELETE /api/v1/namespaces/${names.namespace}`);
+    watches.release();
+    await eventually(async () => (await ownedObjects(admin, created.metadata.uid!)).length === 0, 'nothing of the report to remain', 60_000, 500);
   });
 
   it('a report costs few requests until its pod exists, and reads nothing the caches hold', async () => {

@@ -24,8 +24,7 @@
  * --start-timeout 0: no report ends StartTimedOut while the bench runs (pods never start here); no fleet limits.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { type FileHandle, open, readdir, readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { type FileHandle, open, readFile, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startControlPlane } from '../controlplane/index.js';
 import { renderInstall, renderReport, type RenderReportOptions } from '../constructs/render.js';
@@ -333,17 +332,6 @@ async function machineCpu(): Promise<{ busy: number; cpus: number }> {
   return { busy: busy / 100, cpus: lines.filter((line) => /^cpu\d/.test(line)).length };
 }
 
-/** The control plane's processes (kube-apiserver, etcd, kube-controller-manager): those whose command line names its data dir. */
-async function controlPlanePids(dataDir: string): Promise<Map<string, number>> {
-  const pids = new Map<string, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const args = await readFile(`/proc/${entry}/cmdline`, 'utf8').then((text) => text.split('\0'), () => []);
-    if (args.some((arg) => arg.includes(dataDir))) pids.set(path.basename(args[0]!), Number(entry));
-  }
-  return pids;
-}
-
 /** CPU use so far, at a moment: the process measured, each control plane process, and the machine. */
 interface CpuMark {
   readonly process: number;
@@ -457,7 +445,7 @@ async function main(): Promise<void> {
     const fleetNames = Array.from({ length: REPORTS }, (_, i) => `r-${i}`);
     const fleetNamespaces = new Set<string>();
     const fleetStarted = Date.now();
-    const controlPlane = await controlPlanePids(cp.dataDir);
+    const controlPlane = new Map(cp.processes.map((p) => [p.name, p.pid]));
     const fleetCpu = await cpuMark(operator.pid, controlPlane);
     await pool(fleetNames, CREATE_CONCURRENCY, async (name) => {
       const report = await admin.create(reportObject('bench-fleet', name)) as unknown as MustGatherReport;

@@ -119,6 +119,8 @@ export interface ControlPlane {
   kubeConfig(): KubeConfig;
   /** Mints a client certificate for a non-admin user; writes `<dataDir>/users/<name>.kubeconfig`. */
   mintUser(name: string, groups?: string[]): Promise<MintedUser>;
+  /** Its processes (etcd, kube-apiserver, ...) by name and pid: what a benchmark reads their CPU use by. */
+  readonly processes: readonly RecordedProcess[];
   /** The local node, when one was asked for. */
   node?: LocalNode;
   /** Stops every process (SIGTERM, then SIGKILL after the grace period) and removes the data dir. Idempotent. */
@@ -229,6 +231,9 @@ class RunningControlPlane implements ControlPlane {
   version = '';
   node: LocalNode | undefined;
   private readonly procs: { rec: RecordedProcess; child: ChildProcess; log: string }[] = [];
+  get processes(): readonly RecordedProcess[] {
+    return this.procs.map((p) => p.rec);
+  }
   private reaper: Reaper | undefined;
   private provisioner: LocalVolumeProvisioner | undefined;
   private stopping: Promise<void> | undefined;

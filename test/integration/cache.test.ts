@@ -54,18 +54,25 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
+/**
+ * A reconciler on a test namespace whose cache lags while `watches.hold()` is in force, with the operator's own
+ * client (a least-privilege user, its writes the ones counted).
+ */
+async function laggingReconciler() {
+  const namespace = await testNamespace(admin);
+  const operator = await operatorClient(admin);
+  const watches = heldWatches(operator);
+  const cache = new ReportCache({ client: watches.client, namespaces: [namespace] });
+  cache.start();
+  cleanups.push(() => cache.stop());
+  await cache.waitForSync();
+  const reconciler = new Reconciler({ client: operator, cache, pollAfterMs: 50 });
+  return { namespace, watches, cache, reconciler, writes: countWrites(operator) };
+}
+
 describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its CA, for the operator\'s least-privilege user'), () => {
   it('a cache that lags the operator\'s own writes costs no second write and no duplicate pod', async () => {
-    const namespace = await testNamespace(admin);
-    // A client of its own: its writes are the ones counted.
-    const operator = await operatorClient(admin);
-    const watches = heldWatches(operator);
-    const cache = new ReportCache({ client: watches.client, namespaces: [namespace] });
-    cache.start();
-    cleanups.push(() => cache.stop());
-    await cache.waitForSync();
-    const reconciler = new Reconciler({ client: operator, cache, pollAfterMs: 50 });
-    const writes = countWrites(operator);
+    const { namespace, watches, cache, reconciler, writes } = await laggingReconciler();
 
     const created = await createReport(admin, namespace, 'lagging', { images: IMAGES, deleteAfter: '30m' });
     const key = reportKey(created);
@@ -106,15 +113,7 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('reconcile from the watch caches', 'its 
     // bindings and the pod wait for it. Here the report is gone when the finalizer's write arrives (the cache, held
     // back, still shows it), so the reconcile must make nothing that the namespace's deletion would not take, and
     // delete what it made.
-    const namespace = await testNamespace(admin);
-    const operator = await operatorClient(admin);
-    const watches = heldWatches(operator);
-    const cache = new ReportCache({ client: watches.client, namespaces: [namespace] });
-    cache.start();
-    cleanups.push(() => cache.stop());
-    await cache.waitForSync();
-    const reconciler = new Reconciler({ client: operator, cache, pollAfterMs: 50 });
-    const writes = countWrites(operator);
+    const { namespace, watches, cache, reconciler, writes } = await laggingReconciler();
 
     const created = await createReport(admin, namespace, 'gone-early', { images: IMAGES, deleteAfter: '30m' });
     const key = reportKey(created);

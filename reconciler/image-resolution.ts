@@ -1,6 +1,6 @@
 /**
- * Which must-gather images a report runs, resolved once when it starts gathering (the reconciler records the list in
- * `status.images` before anything runs, and the report runs exactly those for its whole life), as
+ * Which must-gather images a report runs, resolved once when it starts gathering (the reconciler makes the pod with
+ * them and shows them in `status.images`, and the report runs exactly those for its whole life), as
  * `oc adm must-gather` resolves them:
  *
  * - the default image: the image stream tag `openshift/must-gather:latest` where the cluster serves image streams

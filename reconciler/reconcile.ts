@@ -30,7 +30,7 @@ import { type ObjectRef, refOf, refString, RESOURCES, secretValue } from '../kub
 import { checkServingCertificate, ensureServingCa, issueServingCertificate, renewalTime, type ServingCa } from './serving-ca.js';
 import type { ReconcileResult } from './work-queue.js';
 import { parseReportKey, type ReportKey, reportKey } from './report-key.js';
-import { type ClaimView, computeStatus, type Observed, podGatherImages, type PodView, type RouteView, type StatusResult } from './status.js';
+import { type ClaimView, computeStatus, type Observed, podRecord, type PodView, type RouteView, type StatusResult } from './status.js';
 import { ClusterFactsReader } from './cluster-facts.js';
 import { CLUSTER_READS_TTL_MS, ClusterReads } from './cluster-reads.js';
 import { ImageResolver, type ResolutionFailure } from './image-resolution.js';
@@ -358,28 +358,11 @@ export class Reconciler {
     const besideInside = stages.beside.filter(inReportNamespace);
     const besideOutside = stages.beside.filter((object) => !inReportNamespace(object));
     /**
-     * status.images, for a report about to make its pod: a report never runs images its status does not show. Written
-     * beside the stages once the finalizer is in place (it needs nothing else); the pod waits for it. Its answer is
-     * the report the next status write builds on.
+     * Nothing outside the report's namespace before the finalizer is in place. What goes in the namespace does not
+     * wait for it: the gather account is then served while the finalizer's write is in flight, instead of last in the
+     * burst of a dozen writes beside it (an idle report's pod came ~10 ms later).
      */
-    let recording: Promise<MustGatherReport | undefined> | undefined;
-    const recordImages = (current: MustGatherReport) => {
-      if (recording || pod || !gathering || chosen.recorded) return;
-      recording = this.writeStatus(key, current, this.status({ ...known, report: current }));
-      recording.catch(() => undefined); // awaited by the pod's stage, or after the stages
-    };
-    /**
-     * Nothing outside the report's namespace before the finalizer is in place; then status.images is written beside
-     * the stages. What goes in the namespace does not wait for it: the gather account is then served while the
-     * finalizer's write is in flight, instead of last in the burst of a dozen writes beside it (an idle report's pod
-     * came ~10 ms later).
-     */
-    const afterFinalizer = async () => {
-      const current = await finalized;
-      if (!current) return 'the report, deleted meanwhile';
-      recordImages(current);
-      return undefined;
-    };
+    const afterFinalizer = async () => ((await finalized) ? undefined : 'the report, deleted meanwhile');
     const plan: Stage[] = [
       // The chain namespace -> gather account -> token -> its Secret -> pod; what the pod runs with beside it, what
       // only serves the archive after the pod (see reportStages).
@@ -401,13 +384,8 @@ export class Reconciler {
       /* 5 */ {
         objects: stages.pod,
         after: [2, 3, 4],
-        waitsFor: async () => {
-          if (pod) return undefined; // create-only: it stays as it is
-          // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
-          if (!gathering) return 'nothing: the report ended before its pod ran';
-          if (recording && !(await recording)) return 'the report, deleted meanwhile';
-          return undefined;
-        },
+        // Gathering over without a pod: the report ended before its pod ran (StartTimedOut); a new one could not gather.
+        waitsFor: async () => (pod || gathering ? undefined : 'nothing: the report ended before its pod ran'),
       },
       // After the pod, not beside it: the pod's write is then served alone (it took 17 ms in a burst with these, ~7 alone).
       /* 6 */ { objects: stages.serving, after: [5] },
@@ -422,8 +400,7 @@ export class Reconciler {
     } catch (err) {
       applyError = err as Error;
     }
-    // The newest answer: the images' status write's (a failed one leaves the finalizer patch's).
-    const report = recording ? await recording.catch(() => finalized) : await finalized;
+    const report = await finalized;
     if (!report) {
       const created = changes.filter((c) => c.action === 'created' && c.live).map((c) => c.live!);
       changes.push(...(await deleteObjects(this.client, created, { onWrite })));
@@ -452,23 +429,21 @@ export class Reconciler {
 
   /**
    * The images a report runs and what it saw of the cluster: resolved once, before anything runs (reads only a
-   * starting report pays for), then read back from status.images, so the report runs the same images all its life and
-   * the chart stays a pure function of its inputs. A pod without recorded images (made by an earlier operator
-   * version) runs what its spec says; a report that ended before its images were resolved resolves nothing.
+   * starting report pays for), made into its pod and written to status.images with the status that follows; then read
+   * back, from the status or else from the pod (see podRecord), so the report runs the same images all its life and
+   * the chart stays a pure function of its inputs. A report that ended before its images were resolved resolves
+   * nothing.
    */
   private async chosenImages(report: MustGatherReport, pod: PodView | undefined, now: Date): Promise<
-    { readonly images: readonly string[]; readonly cluster?: ClusterFacts; readonly recorded: boolean; readonly notes?: string[] } | { readonly failure?: ResolutionFailure['failure'] }
+    { readonly images: readonly string[]; readonly cluster?: ClusterFacts; readonly notes?: string[] } | { readonly failure?: ResolutionFailure['failure'] }
   > {
-    const cluster = report.status?.cluster;
-    const recorded = report.status?.images;
-    if (recorded?.length) return { images: recorded, ...(cluster ? { cluster } : {}), recorded: true };
-    const running = pod ? podGatherImages(pod) : [];
-    if (running.length > 0) return { images: running, ...(cluster ? { cluster } : {}), recorded: false };
+    const recorded = report.status?.images?.length ? { images: report.status.images, cluster: report.status.cluster } : pod && podRecord(pod);
+    if (recorded?.images.length) return { images: recorded.images, ...(recorded.cluster ? { cluster: recorded.cluster } : {}) };
     const ready = report.status?.conditions?.find((c) => c.type === 'Ready');
     if (ready && isTerminalReason(ready.reason)) return {};
     const [resolution, facts] = await Promise.all([this.resolver.resolve(report.spec), this.clusterFacts.read(now)]);
     if ('failure' in resolution) return resolution;
-    return { images: resolution.images, cluster: facts, recorded: false, notes: resolution.notes };
+    return { images: resolution.images, cluster: facts, notes: resolution.notes };
   }
 
   /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type MustGatherReport } from '../constructs/report-api.js';
 import { isTerminalReason, READY_REASONS } from '../constructs/ready-reasons.js';
-import { computeStatus, formatDuration, type Observed, type PodView, type RouteView } from './status.js';
+import { computeStatus, formatDuration, type Observed, podRecord, type PodView, type RouteView } from './status.js';
+import { renderReport } from '../constructs/render.js';
 import { formatArchiveResult } from '../constructs/pod-contract.js';
 import { podStatus, type PodStage } from '../test/kubelet-states.js';
 
@@ -264,5 +265,20 @@ describe('computeStatus: a report that cannot start gives up after the start tim
 
   it('formats durations the way they are written', () => {
     expect([600_000, 5_400_000, 2000, 2500, 0].map(formatDuration)).toEqual(['10m', '1h30m', '2s', '2.5s', '0s']);
+  });
+});
+
+describe('podRecord: what a pod was made with, read back from it', () => {
+  const renderedPod = (options: Parameters<typeof renderReport>[1]) => renderReport(report, { runtimeObjects: 'omit', ...options }).find((o) => o.kind === 'Pod') as unknown as PodView;
+
+  it('reads the images in their order and the cluster facts from the chart\'s pod', () => {
+    const facts = { id: 'c0ffee', version: 'v1.36.3', platform: 'Kubernetes', kubernetesVersion: 'v1.36.3', observedAt: '2026-01-02T03:04:05Z', nodes: { total: 1, notReady: [] } };
+    const resolved = ['quay.io/z/last:v1', 'quay.io/a/first:v2', ...Array.from({ length: 9 }, (_, i) => `quay.io/n/${i}:v1`)];
+    expect(podRecord(renderedPod({ gatherImages: resolved, clusterFacts: facts }))).toEqual({ images: resolved, cluster: facts });
+  });
+
+  it('has no cluster facts for a pod made without them, and nothing for a pod that is not a report\'s', () => {
+    expect(podRecord(renderedPod({ gatherImages: images }))).toEqual({ images });
+    expect(podRecord({ metadata: { name: 'other' }, spec: { initContainers: [{ name: 'init', image: 'x' }], containers: [{ name: 'c', image: 'y' }] } })).toEqual({ images: [] });
   });
 });

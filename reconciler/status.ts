@@ -7,7 +7,7 @@ import { reportNamespaceName } from '../constructs/report-identity.js';
 import { parseDuration } from '../constructs/duration.js';
 import { type Condition, type GatherStatus, type MustGatherReport, type MustGatherReportStatus, redactKinds, resolveSpec } from '../constructs/report-api.js';
 import { isStuckReason, isTerminalReason, type ReadyReason } from '../constructs/ready-reasons.js';
-import { type ArchiveResult, type ClusterFacts, CONTAINERS, parseArchiveResult, parseGatherResult } from '../constructs/pod-contract.js';
+import { type ArchiveResult, type ClusterFacts, CONTAINERS, parseArchiveResult, parseGatherResult, parseSummaryInput, SUMMARY_ENV } from '../constructs/pod-contract.js';
 import { formatBytes } from '../constructs/quantity.js';
 
 /** The parts of a container status the operator reads. */
@@ -22,10 +22,17 @@ export interface ContainerStatus {
   };
 }
 
+/** The parts of a pod's container the operator reads. */
+export interface PodContainerView {
+  name: string;
+  image: string;
+  env?: { name: string; value?: string }[];
+}
+
 /** The parts of a Pod the operator reads. */
 export interface PodView {
   metadata: { name: string; namespace?: string; creationTimestamp?: string; deletionTimestamp?: string };
-  spec?: { initContainers?: { name: string; image: string }[]; containers?: { name: string; image: string }[] };
+  spec?: { initContainers?: PodContainerView[]; containers?: PodContainerView[] };
   status?: {
     phase?: string;
     message?: string;
@@ -139,10 +146,17 @@ function describeImage(images: readonly string[], index: number): string {
 const imagesOf = (observed: Pick<Observed, 'report' | 'images' | 'imageResolution'>): readonly string[] =>
   observed.images ?? (observed.imageResolution ? [] : gatherImages(observed.report.spec));
 
-/** The images a pod's gather containers run, in order: what a pod created before status.images existed runs. */
-export function podGatherImages(pod: PodView): string[] {
-  const gathers = (pod.spec?.initContainers ?? []).map((c) => ({ index: Number(/^gather-(\d+)$/.exec(c.name)?.[1]), image: c.image }));
-  return gathers.filter((g) => g.index > 0).sort((a, b) => a.index - b.index).map((g) => g.image);
+/**
+ * What a pod was made with, read back from it: the images its gather containers run, in order, and the cluster facts
+ * its archive step was given. The record of a report whose status does not show them yet (the pod is made before
+ * the status that names them is written; a crash can come between) or never did (a pod of an earlier version).
+ */
+export function podRecord(pod: PodView): { images: string[]; cluster?: ClusterFacts } {
+  const containers = pod.spec?.initContainers ?? [];
+  const gathers = containers.map((c) => ({ index: Number(/^gather-(\d+)$/.exec(c.name)?.[1]), image: c.image }));
+  const summary = containers.find((c) => c.name === CONTAINERS.archive)?.env?.find((e) => e.name === SUMMARY_ENV)?.value;
+  const { cluster } = parseSummaryInput(summary);
+  return { images: gathers.filter((g) => g.index > 0).sort((a, b) => a.index - b.index).map((g) => g.image), ...(cluster ? { cluster } : {}) };
 }
 
 /**

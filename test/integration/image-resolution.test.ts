@@ -2,8 +2,9 @@
  * Image resolution and the cluster facts against a real kube-apiserver, as the operator's least-privilege user: the
  * default image from an image stream or the flag, image streams at their current reference, allImages from
  * ClusterOperators and ClusterServiceVersions (never OLM's copies) served by the local cluster's stand-in CRDs, the
- * list recorded in status.images before the pod exists (the audit log's order), retries and their end, the registry
- * allow-list, and status.cluster from the real server (kube-system's uid, /version, the nodes).
+ * list made into the pod, then written to status.images (the audit log's order), and read back from the pod when the
+ * status does not show it, retries and their end, the registry allow-list, and status.cluster from the real server
+ * (kube-system's uid, /version, the nodes).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -67,7 +68,7 @@ async function imageStream(namespace: string, name: string, tag: string, image: 
 const unique = () => randomBytes(3).toString('hex');
 
 describe.runIf(LOCAL_CLUSTER)(localOnly('image resolution', 'its CA, for the operator\'s least-privilege user, and its audit log'), () => {
-  it('resolves the default image from the flag, records it with the cluster facts before the pod is created, and never resolves again', async () => {
+  it('resolves the default image from the flag, makes it and the cluster facts into the pod, then writes them to the status, and never resolves again', async () => {
     const r = reconciler();
     const { key, created } = await newReport({});
     const names = reportObjectNames(created.metadata);
@@ -88,13 +89,10 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('image resolution', 'its CA, for the ope
     const archiveEnv = pod!.spec.initContainers.find((c) => c.name === 'archive')!.env!.find((e) => e.name === 'MUST_GATHER_SUMMARY')!.value!;
     expect(JSON.parse(archiveEnv)).toEqual({ report: key, images: [FLAG_DEFAULT], cluster: report.status!.cluster });
 
-    // The audit log: status.images was written before the pod was created.
-    const writes = (await auditedWrites(OPERATOR_USER)).filter((w) => (w.objectRef?.namespace === created.metadata.namespace && w.objectRef?.subresource === 'status')
+    // The audit log: one status write, after the pod was created (the pod is the record until then).
+    const writes = (await auditedWrites(OPERATOR_USER)).filter((w) => (w.objectRef?.namespace === created.metadata.namespace && w.objectRef?.name === created.metadata.name && w.objectRef?.subresource === 'status')
       || (w.objectRef?.namespace === names.namespace && w.objectRef?.resource === 'pods'));
-    const firstStatus = writes.findIndex((w) => w.objectRef?.subresource === 'status');
-    const podCreate = writes.findIndex((w) => w.objectRef?.resource === 'pods' && w.verb === 'create');
-    expect(firstStatus).toBeGreaterThanOrEqual(0);
-    expect(podCreate).toBeGreaterThan(firstStatus);
+    expect(writes.map((w) => `${w.verb} ${w.objectRef?.resource}${w.objectRef?.subresource ? `/${w.objectRef.subresource}` : ''}`)).toEqual(['create pods', 'patch mustgatherreports/status']);
 
     // Recorded once: a stream appearing later changes nothing for this report.
     const stream = `img-default-${unique()}`;
@@ -103,6 +101,27 @@ describe.runIf(LOCAL_CLUSTER)(localOnly('image resolution', 'its CA, for the ope
     const later = reconciler({ defaultGatherImageStream: `${streamNamespace}/${stream}:latest` });
     await later.reconcile(key);
     expect((await getReport(admin, ...(key.split('/') as [string, string])))?.status?.images).toEqual([FLAG_DEFAULT]);
+  });
+
+  it('takes the images and cluster facts of a pod whose status does not name them (a crash between the two) from the pod, resolving nothing', async () => {
+    const r = reconciler();
+    const { key, created } = await newReport({});
+    const names = reportObjectNames(created.metadata);
+    const made = await converge(r, key, (x) => x?.status?.conditions?.find((c) => c.type === 'Initialized')?.status === 'True', 'the pod to be created');
+    const pod = { kind: 'Pod', namespace: names.namespace, name: 'must-gather' };
+    const podUid = (await admin.get(pod))?.metadata.uid;
+    // The status as a crash right after the pod's creation leaves it; and a default that now resolves to another image.
+    await admin.patch({ kind: 'MustGatherReport', namespace: created.metadata.namespace!, name: created.metadata.name }, { status: { images: null, cluster: null, gathers: null } }, { subresource: 'status' });
+    const streamNamespace = await testNamespace(admin, 'streams');
+    const stream = `img-crash-${unique()}`;
+    await imageStream(streamNamespace, stream, 'latest', `quay.io/example/other@${DIGEST}`);
+    const later = reconciler({ defaultGatherImageStream: `${streamNamespace}/${stream}:latest` });
+    const after = await converge(later, key, (x) => !!x?.status?.images, 'the images read back');
+    expect(after.status?.images).toEqual([FLAG_DEFAULT]);
+    expect(after.status?.cluster).toEqual(made.status?.cluster);
+    expect(after.status?.gathers?.map((g) => g.image)).toEqual([FLAG_DEFAULT]);
+    expect(after.status?.cluster?.id).toBeDefined();
+    expect((await admin.get(pod))?.metadata.uid).toBe(podUid);
   });
 
   it('takes the default image from its image stream where that exists, and spec.imageStreams at their current reference', async () => {

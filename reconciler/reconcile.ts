@@ -287,7 +287,8 @@ export class Reconciler {
       return this.nothingCreated(key, cached, now, { invalidSpec: `The spec is invalid: ${err.message}.` });
     }
     // A report with objects already was admitted (a crash can come between its namespace and its finalizer): it goes on.
-    const verdict = cache.ownsAnything(cached.metadata.uid ?? '') ? undefined : this.options.admission?.(cached);
+    const ownedBefore = cache.ownsAnything(cached.metadata.uid ?? '');
+    const verdict = ownedBefore ? undefined : this.options.admission?.(cached);
     if (verdict && !verdict.admitted) return this.nothingCreated(key, cached, now, verdict.waiting ? { waiting: verdict.waiting } : {});
     // The finalizer goes on while the namespace and what goes in it are applied: one round trip less per new report.
     // What its namespace's deletion does not take (cluster role bindings, the event recorder's binding beside the
@@ -395,8 +396,9 @@ export class Reconciler {
     try {
       const staged = await applyStaged(this.client, plan, { fieldManager: FIELD_MANAGER, live: (ref) => cache.get(ref), onWrite });
       changes.push(...staged.changes);
-      // Only against the whole chart: one without its token would have the token Secret deleted.
-      if (!gathering || token) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), [...chart, ...(await renderRuntime(token))], { onWrite })));
+      // Only against the whole chart: one without its token would have the token Secret deleted. A report that owned
+      // nothing when this reconcile began (its cache not stale, checked above) owns only what the chart just made.
+      if (ownedBefore && (!gathering || token)) changes.push(...(await prune(this.client, cache.ownedBy(cached.metadata.uid ?? ''), [...chart, ...(await renderRuntime(token))], { onWrite })));
     } catch (err) {
       applyError = err as Error;
     }

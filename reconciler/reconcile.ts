@@ -432,15 +432,18 @@ export class Reconciler {
   /**
    * The images a report runs and what it saw of the cluster: resolved once, before anything runs (reads only a
    * starting report pays for), made into its pod and written to status.images with the status that follows; then read
-   * back, from the status or else from the pod (see podRecord), so the report runs the same images all its life and
-   * the chart stays a pure function of its inputs. A report that ended before its images were resolved resolves
-   * nothing.
+   * back, so the report runs the same images all its life and the chart stays a pure function of its inputs. The
+   * images from the pod while it exists (what runs, whatever a status written meanwhile says: it heals), else from
+   * status.images; the facts from status.cluster, else from the pod (see podRecord). A report that ended before its
+   * images were resolved resolves nothing.
    */
   private async chosenImages(report: MustGatherReport, pod: PodView | undefined, now: Date): Promise<
     { readonly images: readonly string[]; readonly cluster?: ClusterFacts; readonly notes?: string[] } | { readonly failure?: ResolutionFailure['failure'] }
   > {
-    const recorded = report.status?.images?.length ? { images: report.status.images, cluster: report.status.cluster } : pod && podRecord(pod);
-    if (recorded?.images.length) return { images: recorded.images, ...(recorded.cluster ? { cluster: recorded.cluster } : {}) };
+    const running = pod && podRecord(pod);
+    const images = running?.images.length ? running.images : report.status?.images;
+    const cluster = report.status?.cluster ?? running?.cluster;
+    if (images?.length) return { images, ...(cluster ? { cluster } : {}) };
     const ready = report.status?.conditions?.find((c) => c.type === 'Ready');
     if (ready && isTerminalReason(ready.reason)) return {};
     const [resolution, facts] = await Promise.all([this.resolver.resolve(report.spec), this.clusterFacts.read(now)]);

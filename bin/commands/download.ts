@@ -150,10 +150,17 @@ export async function downloadCredentials(kc: KubeConfig, token: string | undefi
 export class StatusLine {
   #last = '';
   #lastAt = 0;
+  #silenced = false;
 
   constructor(private readonly out: NodeJS.WriteStream) {}
 
+  /** Writes nothing more: the work it reports on was abandoned (Ctrl-C), and a late line would follow the goodbye. */
+  silence(): void {
+    this.#silenced = true;
+  }
+
   show(line: string, kind: 'status' | 'progress' = 'status'): void {
+    if (this.#silenced) return;
     const now = Date.now();
     if (this.out.isTTY) {
       if (now - this.#lastAt < 100 && kind === 'progress') return;
@@ -167,6 +174,7 @@ export class StatusLine {
   }
 
   done(line: string): void {
+    if (this.#silenced) return;
     this.out.write(this.out.isTTY ? `\r\x1b[K${line}\n` : `${line}\n`);
     this.#last = '';
     this.#lastAt = 0;

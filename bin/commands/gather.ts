@@ -212,7 +212,10 @@ export async function run(args: string[]): Promise<number> {
   });
 
   const client = new KubeClient(kc);
+  /** The clean-up's lines. */
   const status = new StatusLine(process.stderr);
+  /** The run's progress (the report's, the download's), silenced when Ctrl-C abandons the run. */
+  const progressLine = new StatusLine(process.stderr);
   const creating = client.create<MustGatherReport>({
     apiVersion: `${API_GROUP}/${API_VERSION}`, kind: KIND,
     metadata: { namespace, ...(values.name !== undefined ? { name: values.name } : { name: '', generateName: 'must-gather-' }) },
@@ -239,6 +242,7 @@ export async function run(args: string[]): Promise<number> {
   let finishing: Promise<void> | undefined;
   const finish = () => (finishing ??= cleanUp());
   const interrupted = (signal: NodeJS.Signals) => {
+    progressLine.silence();
     status.done(`${ref}: ${signal}: stopping`);
     // Exit even though a wait or a download is still pending: those are abandoned with the report.
     void finish().finally(() => process.exit(130));
@@ -248,7 +252,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     const report = await creating;
     ref = `${namespace}/${report.metadata.name}`;
-    status.done(`${KIND} ${ref} created`);
+    progressLine.done(`${KIND} ${ref} created`);
 
     const progress = new GatherProgress();
     let lastStatus = '';
@@ -259,22 +263,22 @@ export async function run(args: string[]): Promise<number> {
       timeoutMs: Number.POSITIVE_INFINITY,
       readReport: async () => {
         const current = await read();
-        if (current) for (const line of progress.lines(current)) status.done(`${ref}: ${line}`);
+        if (current) for (const line of progress.lines(current)) progressLine.done(`${ref}: ${line}`);
         return current;
       },
       // Every read reports; only a change is a line.
       onStatus: (line) => {
         if (line === lastStatus) return;
         lastStatus = line;
-        status.done(`${ref}: ${line}`);
+        progressLine.done(`${ref}: ${line}`);
       },
     });
-    status.done(`${ref}: Ready`);
+    progressLine.done(`${ref}: Ready`);
 
     const output = join(dir, 'must-gather.tar.gz');
-    await saveArchive(ready, { output, credentials, kubeConfig: kc }, status);
-    const { skipped } = await extractArchive({ archive: output, dir, onSkip: (line) => status.done(`${ref}: ${line}`) });
-    status.done(`${ref}: extracted into ${dir}${skipped ? ` (${skipped} unsafe entries left out)` : ''}`);
+    await saveArchive(ready, { output, credentials, kubeConfig: kc }, progressLine);
+    const { skipped } = await extractArchive({ archive: output, dir, onSkip: (line) => progressLine.done(`${ref}: ${line}`) });
+    progressLine.done(`${ref}: extracted into ${dir}${skipped ? ` (${skipped} unsafe entries left out)` : ''}`);
   } catch (err) {
     // The report's name leads every error, so the user can find it (with --keep) or its events.
     const message = (err as Error).message;

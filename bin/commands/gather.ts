@@ -212,8 +212,8 @@ export async function run(args: string[]): Promise<number> {
   });
 
   const client = new KubeClient(kc);
-  /** The clean-up's lines. */
-  const status = new StatusLine(process.stderr);
+  /** The clean-up's lines (the interruption's, the report's deletion). */
+  const cleanUpLine = new StatusLine(process.stderr);
   /** The run's progress (the report's, the download's), silenced when Ctrl-C abandons the run. */
   const progressLine = new StatusLine(process.stderr);
   const creating = client.create<MustGatherReport>({
@@ -228,14 +228,14 @@ export async function run(args: string[]): Promise<number> {
     const created = await creating.catch(() => undefined);
     if (!created) return;
     if (values.keep) {
-      status.done(`${ref}: kept (--keep); delete it with: kubectl delete ${KIND.toLowerCase()} -n ${namespace} ${created.metadata.name}`);
+      cleanUpLine.done(`${ref}: kept (--keep); delete it with: kubectl delete ${KIND.toLowerCase()} -n ${namespace} ${created.metadata.name}`);
       return;
     }
     try {
       await deleteReport(client, created);
-      status.done(`${ref}: deleted`);
+      cleanUpLine.done(`${ref}: deleted`);
     } catch (err) {
-      status.done(`${ref}: could not delete the report: ${(err as Error).message}`);
+      cleanUpLine.done(`${ref}: could not delete the report: ${(err as Error).message}`);
     }
   };
   // Once: Ctrl-C may come while the normal end is already cleaning up.
@@ -243,7 +243,7 @@ export async function run(args: string[]): Promise<number> {
   const finish = () => (finishing ??= cleanUp());
   const interrupted = (signal: NodeJS.Signals) => {
     progressLine.silence();
-    status.done(`${ref}: ${signal}: stopping`);
+    cleanUpLine.done(`${ref}: ${signal}: stopping`);
     // Exit even though a wait or a download is still pending: those are abandoned with the report.
     void finish().finally(() => process.exit(130));
   };
